@@ -1,0 +1,43 @@
+# The two commands of the README:  make run   and   make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SANDBOX_PORT ?= 8765
+
+.PHONY: run test install install-dev browser lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+## make run: the console on http://127.0.0.1:8000 against the built-in sandbox, with demo data and a demo login.
+run: install
+	DEBUG=true $(BIN)/python manage.py migrate --noinput
+	DEBUG=true $(BIN)/python manage.py demo_setup
+	DEBUG=true HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) BIN=$(BIN) ./bin/dev
+
+## make test: installs what the tests need (Python packages, Debian's Chromium) and runs the whole suite.
+test: install-dev browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)); \
+	  else echo "Chromium not found: browser tests will be skipped (install Debian's 'chromium' to run them)."; fi; }
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache

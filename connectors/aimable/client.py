@@ -1,0 +1,636 @@
+"""AimableClient: the one place that knows the Aimable API's URLs, headers, retries, envelopes and errors.
+
+No Django here: the caller passes the base URL, the key and the timeouts.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    AimableError,
+    BadResponseError,
+    InvalidIdError,
+    RateLimitedError,
+    UnavailableError,
+    UpstreamTimeoutError,
+    error_from_response,
+)
+from .types import BrowseItem, Collection, Connector, Page, Space, Sync, unwrap_list, unwrap_object
+
+__all__ = ["USER_AGENT", "AimableClient", "shared_session", "validate_token", "validate_uuid"]
+
+logger = logging.getLogger("connectors.aimable")
+
+USER_AGENT = "aimable-connectors-console/0.1"
+POOL_SIZE = 32
+MAX_LIMIT = 100
+MAX_PARENT_ID_LENGTH = 512
+
+_UUID_FORM = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_TOKEN_FORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+# Header values we build from caller input: visible ASCII only, so requests never raises an error that
+# quotes the value (its InvalidHeader message would contain the key).
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+T = TypeVar("T")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def shared_session() -> requests.Session:
+    """The process-wide pooled session, created on first use.
+
+    Retries are ours (see ``AimableClient._send``), so urllib3 does none. Cookies are refused because the
+    session is shared by every user of the process.
+    """
+    global _session
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                session = requests.Session()
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+                _session = session
+    return _session
+
+
+def validate_uuid(value: Any, field: str) -> str:
+    """Canonical lowercase UUID string, or :class:`InvalidIdError`."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str) or not _UUID_FORM.fullmatch(value):
+        raise InvalidIdError(field, "must be a UUID")
+    return str(uuid.UUID(value))
+
+
+def validate_token(value: Any, field: str) -> str:
+    """An opaque id safe to put in a path segment (connector_id, sync_id), or :class:`InvalidIdError`."""
+    if not isinstance(value, str) or not _TOKEN_FORM.fullmatch(value) or ".." in value:
+        raise InvalidIdError(field)
+    return value
+
+
+def _validate_parent_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_PARENT_ID_LENGTH:
+        raise InvalidIdError("parent_id")
+    return value
+
+
+def _validate_limit(value: Any, name: str = "limit") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise ValueError(f"{name} must be an integer from 1 to {MAX_LIMIT}.")
+    return value
+
+
+def _validate_offset(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("offset must be a non-negative integer.")
+    return value
+
+
+def _validate_filter(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string.")
+    return value
+
+
+def _check_filter_names(filters: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(filters) - allowed)
+    if unknown:
+        raise TypeError(f"Unknown filter(s): {', '.join(unknown)}.")
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: int
+    body: Any
+    request_id: str
+
+
+class AimableClient:
+    """A client for one API key against one Aimable base URL.
+
+    Every call is one logical operation with its own ``X-Request-ID`` (also in ``last_request_id`` and on
+    every error), a total ``deadline`` covering retries and sleeps, and retries only where repeating the
+    request is safe (see :meth:`_send`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        auth_scheme: str = "bearer",
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        deadline: float = 15.0,
+        max_retries: int = 2,
+        backoff: float = 0.2,
+        retry_after_cap: float = 5.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http:// or https:// URL.")
+        base = base_url.rstrip("/")
+        if base.endswith("/v1"):  # tolerate a base given with the version; paths add it themselves
+            base = base[: -len("/v1")]
+        # None means "no credentials": only for the unauthenticated health check.
+        if api_key is not None and (not isinstance(api_key, str) or not _HEADER_SAFE.fullmatch(api_key)):
+            raise ValueError("api_key must be a non-empty string of visible ASCII characters.")
+        if auth_scheme not in ("bearer", "x-api-key"):
+            raise ValueError('auth_scheme must be "bearer" or "x-api-key".')
+        if max_retries < 0:
+            raise ValueError("max_retries must not be negative.")
+        self.base_url = base
+        self._api_key = api_key
+        self.auth_scheme = auth_scheme
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.deadline = deadline
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.retry_after_cap = retry_after_cap
+        self._session = session
+        self._sleep = sleep
+        self._clock = clock
+        self.last_request_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<AimableClient base_url={self.base_url!r} auth_scheme={self.auth_scheme!r}>"
+
+    # ----- spaces and collections -------------------------------------------------------------------
+
+    def list_spaces(self) -> list[Space]:
+        result = self._send("GET", "/v1/spaces")
+        return self._parse(result, lambda body: [Space.from_api(o) for o in unwrap_list(body).items])
+
+    def list_collections(self, space_id: str) -> list[Collection]:
+        path = f"/v1/spaces/{validate_uuid(space_id, 'space_id')}/collections"
+        result = self._send("GET", path)
+        return self._parse(result, lambda body: [Collection.from_api(o) for o in unwrap_list(body).items])
+
+    # ----- connectors -------------------------------------------------------------------------------
+
+    def list_connectors(
+        self,
+        space_id: str,
+        collection_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        status: str | None = None,
+        provider_slug: str | None = None,
+        cursor: str | None = None,
+    ) -> Page[Connector]:
+        path = self._connectors_path(space_id, collection_id)
+        filters = {
+            "status": _validate_filter(status, "status"),
+            "provider_slug": _validate_filter(provider_slug, "provider_slug"),
+        }
+        return self._get_page(
+            path, Connector.from_api, limit=limit, offset=offset, cursor=cursor, filters=filters
+        )
+
+    def iter_connectors(
+        self, space_id: str, collection_id: str, *, page_size: int = 100, **filters: Any
+    ) -> Iterator[Connector]:
+        """Every connector of the collection, fetching pages lazily; filters as in :meth:`list_connectors`."""
+        self._connectors_path(space_id, collection_id)  # validate now, not at the first next()
+        _validate_limit(page_size, "page_size")
+        _check_filter_names(filters, {"status", "provider_slug"})
+
+        def fetch(offset: int, cursor: str | None) -> Page[Connector]:
+            return self.list_connectors(
+                space_id, collection_id, limit=page_size, offset=offset, cursor=cursor, **filters
+            )
+
+        return self._iterate(fetch)
+
+    def get_connector(self, space_id: str, collection_id: str, connector_id: str) -> Connector:
+        result = self._send("GET", self._connectors_path(space_id, collection_id, connector_id))
+        return self._parse(result, lambda body: Connector.from_api(unwrap_object(body)))
+
+    def create_connector(
+        self,
+        space_id: str,
+        collection_id: str,
+        *,
+        provider_slug: str,
+        credential: dict[str, Any],
+        scope_config: dict[str, Any] | None = None,
+        idempotency_key: str,
+    ) -> Connector:
+        path = self._connectors_path(space_id, collection_id)
+        if not isinstance(provider_slug, str) or not provider_slug:
+            raise ValueError("provider_slug must be a non-empty string.")
+        if not isinstance(credential, dict):
+            raise ValueError("credential must be a dict.")
+        if scope_config is not None and not isinstance(scope_config, dict):
+            raise ValueError("scope_config must be a dict or None.")
+        if (
+            not isinstance(idempotency_key, str)
+            or not _HEADER_SAFE.fullmatch(idempotency_key)
+            or len(idempotency_key) > 255
+        ):
+            raise ValueError("idempotency_key must be 1 to 255 visible ASCII characters.")
+        body: dict[str, Any] = {"provider_slug": provider_slug, "credential": credential}
+        if scope_config is not None:
+            body["scope_config"] = scope_config
+        # Safe to retry only because every attempt carries the same Idempotency-Key.
+        result = self._send("POST", path, json=body, headers={"Idempotency-Key": idempotency_key}, retry=True)
+        return self._parse(result, lambda body: Connector.from_api(unwrap_object(body)))
+
+    def update_connector(
+        self,
+        space_id: str,
+        collection_id: str,
+        connector_id: str,
+        *,
+        scope_config: dict[str, Any] | None = _UNSET,
+        credential: dict[str, Any] = _UNSET,
+        status: str = _UNSET,
+    ) -> Connector:
+        """PATCH only the fields given. Never retried: the API promises no idempotency for it."""
+        path = self._connectors_path(space_id, collection_id, connector_id)
+        body: dict[str, Any] = {}
+        if scope_config is not _UNSET:
+            if scope_config is not None and not isinstance(scope_config, dict):
+                raise ValueError("scope_config must be a dict or None.")
+            body["scope_config"] = scope_config
+        if credential is not _UNSET:
+            if not isinstance(credential, dict):
+                raise ValueError("credential must be a dict.")
+            body["credential"] = credential
+        if status is not _UNSET:
+            if not isinstance(status, str) or not status:
+                raise ValueError("status must be a non-empty string.")
+            body["status"] = status
+        if not body:
+            raise ValueError("update_connector needs at least one of scope_config, credential, status.")
+        result = self._send("PATCH", path, json=body, retry=False)
+        return self._parse(result, lambda body: Connector.from_api(unwrap_object(body)))
+
+    def delete_connector(self, space_id: str, collection_id: str, connector_id: str) -> None:
+        """Delete; a 404 on a retry counts as done (the first attempt may have deleted it)."""
+        self._send(
+            "DELETE",
+            self._connectors_path(space_id, collection_id, connector_id),
+            parse_body=False,
+            not_found_on_retry_ok=True,
+        )
+
+    def browse(
+        self,
+        space_id: str,
+        collection_id: str,
+        connector_id: str,
+        *,
+        parent_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> Page[BrowseItem]:
+        path = self._connectors_path(space_id, collection_id, connector_id, "browse")
+        parent = _validate_parent_id(parent_id)
+        return self._get_page(
+            path,
+            BrowseItem.from_api,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            extra_params={"parent_id": parent},
+        )
+
+    # ----- syncs ------------------------------------------------------------------------------------
+
+    def list_syncs(
+        self,
+        space_id: str,
+        collection_id: str,
+        connector_id: str,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        status: str | None = None,
+        cursor: str | None = None,
+    ) -> Page[Sync]:
+        path = self._connectors_path(space_id, collection_id, connector_id, "sync")
+        return self._get_page(
+            path,
+            Sync.from_api,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            filters={"status": _validate_filter(status, "status")},
+        )
+
+    def iter_syncs(
+        self, space_id: str, collection_id: str, connector_id: str, *, page_size: int = 100, **filters: Any
+    ) -> Iterator[Sync]:
+        self._connectors_path(space_id, collection_id, connector_id)
+        _validate_limit(page_size, "page_size")
+        _check_filter_names(filters, {"status"})
+
+        def fetch(offset: int, cursor: str | None) -> Page[Sync]:
+            return self.list_syncs(
+                space_id,
+                collection_id,
+                connector_id,
+                limit=page_size,
+                offset=offset,
+                cursor=cursor,
+                **filters,
+            )
+
+        return self._iterate(fetch)
+
+    def trigger_sync(self, space_id: str, collection_id: str, connector_id: str) -> Sync:
+        """Start a sync. Never retried: a lost answer must not start a second sync."""
+        path = self._connectors_path(space_id, collection_id, connector_id, "sync")
+        result = self._send("POST", path, retry=False)
+        return self._parse(result, lambda body: Sync.from_api(unwrap_object(body)))
+
+    def get_sync(self, space_id: str, collection_id: str, connector_id: str, sync_id: str) -> Sync:
+        sync_segment = validate_token(sync_id, "sync_id")
+        path = self._connectors_path(space_id, collection_id, connector_id, "sync", sync_segment)
+        result = self._send("GET", path)
+        return self._parse(result, lambda body: Sync.from_api(unwrap_object(body)))
+
+    def cancel_sync(self, space_id: str, collection_id: str, connector_id: str) -> Sync | None:
+        """Cancel the running sync; returns it when the API says which one, else None. Never retried."""
+        path = self._connectors_path(space_id, collection_id, connector_id, "sync", "cancel")
+        result = self._send("POST", path, retry=False, tolerate_non_json=True)
+        if not isinstance(result.body, dict | list):
+            return None
+        try:
+            obj = unwrap_object(result.body)
+        except BadResponseError:
+            return None
+        if obj.get("id") is None and obj.get("sync_id") is None:
+            return None  # e.g. {"detail": "cancelled"}: nothing to show but success
+        return self._parse(result, lambda body: Sync.from_api(obj))
+
+    # ----- housekeeping -----------------------------------------------------------------------------
+
+    def check_key(self) -> None:
+        """Raise :class:`AuthenticationError` if the key is rejected (any other failure raises as usual)."""
+        self._send("GET", "/v1/spaces", parse_body=False)
+
+    def health(self) -> dict[str, Any]:
+        """``GET {base}/health``; a 200 that is not a JSON object still counts as healthy."""
+        result = self._send("GET", "/health", tolerate_non_json=True)
+        if isinstance(result.body, dict):
+            return result.body
+        return {"status": "ok"}
+
+    # ----- internals --------------------------------------------------------------------------------
+
+    def _connectors_path(
+        self, space_id: str, collection_id: str, connector_id: str | None = None, *rest: str
+    ) -> str:
+        space = validate_uuid(space_id, "space_id")
+        collection = validate_uuid(collection_id, "collection_id")
+        path = f"/v1/spaces/{space}/collections/{collection}/connectors"
+        if connector_id is not None:
+            path += "/" + quote(validate_token(connector_id, "connector_id"), safe="")
+        for segment in rest:
+            path += "/" + quote(segment, safe="")
+        return path
+
+    def _get_page(
+        self,
+        path: str,
+        parser: Callable[[dict[str, Any]], T],
+        *,
+        limit: int,
+        offset: int,
+        cursor: str | None,
+        filters: dict[str, str | None] | None = None,
+        extra_params: dict[str, str | None] | None = None,
+    ) -> Page[T]:
+        limit = _validate_limit(limit)
+        offset = _validate_offset(offset)
+        if cursor is not None and (not isinstance(cursor, str) or len(cursor) > 2048):
+            raise ValueError("cursor must be a string of at most 2048 characters.")
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor  # with a cursor, an offset would skip twice
+        else:
+            params["offset"] = offset
+        active_filters = {k: v for k, v in (filters or {}).items() if v is not None}
+        params.update(active_filters)
+        params.update({k: v for k, v in (extra_params or {}).items() if v is not None})
+        result = self._send("GET", path, params=params)
+
+        def build(body: Any) -> Page[T]:
+            envelope = unwrap_list(body)
+            items = [parser(obj) for obj in envelope.items]
+            # The server may ignore filters it does not know: apply them here as well.
+            kept = [
+                item
+                for item in items
+                if all(getattr(item, name) == value for name, value in active_filters.items())
+            ]
+            return Page(
+                items=kept,
+                limit=limit,
+                offset=offset,
+                total=envelope.total,
+                next_cursor=envelope.next_cursor,
+                has_more=envelope.has_more,
+                fetched=len(items),
+                request_id=result.request_id,
+                fetched_ids=tuple(str(getattr(item, "id", "")) for item in items),
+            )
+
+        return self._parse(result, build)
+
+    @staticmethod
+    def _iterate(fetch: Callable[[int, str | None], Page[T]]) -> Iterator[T]:
+        offset, cursor = 0, None
+        seen_cursors: set[str] = set()
+        previous_ids: tuple[str, ...] | None = None
+        while True:
+            page = fetch(offset, cursor)
+            if page.fetched_ids and page.fetched_ids == previous_ids:
+                return  # the server ignores paging and repeats itself: stop rather than loop forever
+            previous_ids = page.fetched_ids
+            yield from page.items
+            if not page.has_next:
+                return
+            if page.next_cursor:
+                if page.next_cursor in seen_cursors:
+                    return
+                seen_cursors.add(page.next_cursor)
+            cursor = page.next_cursor  # a page without one goes back to offsets
+            offset = page.next_offset
+
+    def _parse(self, result: _Result, build: Callable[[Any], T]) -> T:
+        try:
+            return build(result.body)
+        except BadResponseError as exc:
+            exc.status = result.status
+            exc.request_id = result.request_id
+            raise
+
+    def _headers(self, request_id: str) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "X-Request-ID": request_id}
+        if self._api_key is None:
+            pass
+        elif self.auth_scheme == "bearer":
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        else:
+            headers["X-API-Key"] = self._api_key
+        return headers
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        retry: bool | None = None,
+        parse_body: bool = True,
+        tolerate_non_json: bool = False,
+        not_found_on_retry_ok: bool = False,
+    ) -> _Result:
+        """One logical call: attempts, backoff and the deadline.
+
+        ``retry`` defaults to True for GET and DELETE. Retried conditions: connection errors, timeouts,
+        502/503/504 and 429 (honouring Retry-After up to ``retry_after_cap``).
+        """
+        if retry is None:
+            retry = method in ("GET", "DELETE")
+        request_id = uuid.uuid4().hex
+        self.last_request_id = request_id
+        all_headers = {**self._headers(request_id), **(headers or {})}
+        url = self.base_url + path
+        session = self._session or shared_session()
+        deadline_at = self._clock() + self.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline_at - self._clock()
+            if remaining <= 0:
+                raise self._deadline_error(request_id)
+            started = self._clock()
+            response: requests.Response | None = None
+            error: AimableError | None = None
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=all_headers,
+                    timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
+                    allow_redirects=False,  # a redirect would carry X-API-Key to wherever it points
+                )
+            except requests.Timeout as exc:
+                error = UpstreamTimeoutError(request_id=request_id)
+                error.__cause__ = exc
+            except requests.ConnectionError as exc:
+                error = UnavailableError(request_id=request_id)
+                error.__cause__ = exc
+            except requests.RequestException as exc:
+                error = UnavailableError(request_id=request_id)
+                error.retryable = False  # e.g. an invalid URL: repeating it cannot help
+                error.__cause__ = exc
+            outcome = str(response.status_code) if response is not None else type(error.__cause__).__name__
+            self._log(method, path, outcome, started, attempt, request_id)
+
+            if response is not None:
+                if 200 <= response.status_code < 300:
+                    return self._success(response, request_id, parse_body, tolerate_non_json)
+                if not_found_on_retry_ok and attempt > 1 and response.status_code == 404:
+                    return _Result(status=response.status_code, body=None, request_id=request_id)
+                error = error_from_response(response, request_id=request_id)
+                error.redact(self._api_key or "")
+            assert error is not None
+
+            if not (retry and error.retryable and attempt <= self.max_retries):
+                raise error
+            delay = self.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                if error.retry_after > self.retry_after_cap:
+                    raise error
+                delay = error.retry_after
+            remaining = deadline_at - self._clock()
+            if delay >= remaining:
+                if isinstance(error, RateLimitedError):
+                    raise error
+                raise self._deadline_error(request_id) from error
+            self._sleep(delay)
+
+    def _success(
+        self, response: requests.Response, request_id: str, parse_body: bool, tolerate_non_json: bool
+    ) -> _Result:
+        status = response.status_code
+        if not parse_body or status == 204 or not response.content:
+            return _Result(status=status, body=None, request_id=request_id)
+        try:
+            body = response.json()
+        except ValueError:
+            if tolerate_non_json:
+                return _Result(status=status, body=None, request_id=request_id)
+            raise BadResponseError(status=status, request_id=request_id) from None
+        return _Result(status=status, body=body, request_id=request_id)
+
+    @staticmethod
+    def _deadline_error(request_id: str) -> UpstreamTimeoutError:
+        return UpstreamTimeoutError("The Aimable API did not answer in time.", request_id=request_id)
+
+    def _log(
+        self, method: str, path: str, outcome: str, started: float, attempt: int, request_id: str
+    ) -> None:
+        duration_ms = (self._clock() - started) * 1000
+        logger.info(
+            "aimable %s %s -> %s in %.0fms (attempt %d, request_id %s)",
+            method,
+            path,
+            outcome,
+            duration_ms,
+            attempt,
+            request_id,
+            extra={
+                "aimable_method": method,
+                "aimable_path": path,
+                "aimable_outcome": outcome,
+                "aimable_duration_ms": round(duration_ms),
+                "aimable_attempt": attempt,
+                "aimable_request_id": request_id,
+            },
+        )

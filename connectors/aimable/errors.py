@@ -1,0 +1,328 @@
+"""The Aimable API error hierarchy, mapped from HTTP responses in one place.
+
+Every error's ``str()`` is safe to show a user: it never carries request headers (so never the API key)
+and at most a short, sanitized snippet of a non-JSON body.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+__all__ = [
+    "AimableError",
+    "AuthenticationError",
+    "BadResponseError",
+    "ConflictError",
+    "FieldError",
+    "InvalidIdError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "UnavailableError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "ValidationError",
+    "error_from_response",
+    "parse_retry_after",
+]
+
+# Upstream text shown to users is cut to this length.
+MAX_MESSAGE_LENGTH = 300
+MAX_SNIPPET_LENGTH = 120
+
+_LOCATION_PREFIXES = frozenset({"body", "query", "path", "header", "cookie"})
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+class InvalidIdError(ValueError):
+    """A path or query identifier failed validation; no request was made.
+
+    A ``ValueError`` (not an ``AimableError``) on purpose: it is the caller's input that is wrong, so views
+    answer 404/400 instead of an "Aimable is unhappy" message. The offending value is never echoed.
+    """
+
+    def __init__(self, field: str, reason: str = "is not a valid identifier") -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field} {reason}.")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One item of a FastAPI 422 ``detail`` list."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str = ""
+
+    @property
+    def location(self) -> str | None:
+        """``body``, ``query``, ``path`` or ``header`` when the API says so."""
+        if self.loc and self.loc[0] in _LOCATION_PREFIXES:
+            return str(self.loc[0])
+        return None
+
+    @property
+    def field_path(self) -> tuple[str | int, ...]:
+        """The loc without its location prefix, e.g. ``("scope_config", "folder_ids")``."""
+        return self.loc[1:] if self.location else self.loc
+
+    @property
+    def field(self) -> str:
+        """Dotted field path, e.g. ``scope_config.folder_ids``; ``""`` for a whole-body error."""
+        return ".".join(str(part) for part in self.field_path)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.msg}" if self.field else self.msg
+
+
+class AimableError(Exception):
+    """Base class for every failure talking to the Aimable API."""
+
+    retryable: bool = False
+    default_message = "The Aimable API returned an error."
+
+    def __init__(
+        self, message: str | None = None, *, status: int | None = None, request_id: str | None = None
+    ) -> None:
+        self.message = message or self.default_message
+        self.status = status
+        self.request_id = request_id
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+    def redact(self, secret: str) -> None:
+        """Remove ``secret`` from the message, in case the upstream echoed it back."""
+        if secret and secret in self.message:
+            self.message = self.message.replace(secret, "[redacted]")
+            self.args = (self.message,)
+
+
+class AuthenticationError(AimableError):
+    default_message = "The Aimable API rejected the API key."
+
+
+class PermissionDeniedError(AimableError):
+    default_message = "The API key has no permission for this space or collection."
+
+
+class NotFoundError(AimableError):
+    default_message = "Not found on the Aimable API."
+
+
+class ConflictError(AimableError):
+    default_message = "The request conflicts with the current state on the Aimable API."
+
+
+class ValidationError(AimableError):
+    """422: ``errors`` holds one :class:`FieldError` per offending parameter."""
+
+    default_message = "The Aimable API rejected the request as invalid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        status: int | None = 422,
+        request_id: str | None = None,
+    ) -> None:
+        self.errors = list(errors or [])
+        super().__init__(message, status=status, request_id=request_id)
+
+
+class RateLimitedError(AimableError):
+    retryable = True
+    default_message = "The Aimable API is rate limiting requests; try again shortly."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        status: int | None = 429,
+        request_id: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, request_id=request_id)
+
+
+class UpstreamError(AimableError):
+    """5xx or any unexpected status. 502/503/504 are retryable (gateway trouble), 500 is not."""
+
+    default_message = "The Aimable API had a problem handling the request."
+    RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+    def __init__(
+        self, message: str | None = None, *, status: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, status=status, request_id=request_id)
+        self.retryable = status in self.RETRYABLE_STATUSES
+
+
+class UnavailableError(AimableError):
+    """The API could not be reached: connection refused, DNS, TLS, timeouts, deadline exceeded."""
+
+    retryable = True
+    default_message = "The Aimable API could not be reached."
+
+
+class UpstreamTimeoutError(UnavailableError, TimeoutError):
+    default_message = "The Aimable API did not answer in time."
+
+
+class BadResponseError(AimableError):
+    """A success status with a body that is not JSON or not the expected shape."""
+
+    default_message = "The Aimable API returned a response the console could not read."
+
+
+_STATUS_CLASSES: dict[int, type[AimableError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+    429: RateLimitedError,
+}
+
+
+def error_from_response(response: requests.Response, *, request_id: str | None) -> AimableError:
+    """Map an unsuccessful (or unreadable) response to the matching :class:`AimableError`."""
+    status = response.status_code
+    body, is_json = _decode_body(response)
+    message = _message_from_body(body) if is_json else None
+    cls = _STATUS_CLASSES.get(status)
+
+    if cls is ValidationError:
+        errors = _field_errors(body) if is_json else []
+        return ValidationError(message, errors=errors, status=status, request_id=request_id)
+    if cls is RateLimitedError:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimitedError(message, retry_after=retry_after, status=status, request_id=request_id)
+    if cls is not None:
+        return cls(message, status=status, request_id=request_id)
+
+    if message is None:
+        snippet = None if is_json else _snippet(response)
+        message = _fallback_message(status, snippet)
+    return UpstreamError(message, status=status, request_id=request_id)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date; ``None`` if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if seconds == seconds else None  # NaN guard
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def _decode_body(response: requests.Response) -> tuple[Any, bool]:
+    if not response.content:
+        return None, False
+    try:
+        return response.json(), True
+    except ValueError:
+        return None, False
+
+
+def _message_from_body(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    detail = body.get("detail")
+    if detail is None:
+        detail = body.get("message") or body.get("error")
+        if isinstance(detail, dict):
+            detail = detail.get("message")
+    if isinstance(detail, str):
+        return _clean(detail, MAX_MESSAGE_LENGTH) or None
+    if isinstance(detail, list):
+        parts = [str(err) for err in _parse_field_errors(detail)]
+        joined = "; ".join(part for part in parts if part)
+        return _clean(joined, MAX_MESSAGE_LENGTH) or None
+    return None
+
+
+def _field_errors(body: Any) -> list[FieldError]:
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):
+        return _parse_field_errors(body["detail"])
+    return []
+
+
+def _parse_field_errors(items: list[Any]) -> list[FieldError]:
+    # Only loc/msg/type are kept: FastAPI's "input" may echo a submitted credential.
+    errors = []
+    for item in items:
+        if isinstance(item, dict):
+            raw_loc = item.get("loc")
+            loc_items = raw_loc if isinstance(raw_loc, list | tuple) else ([raw_loc] if raw_loc else [])
+            loc = tuple(part if isinstance(part, int) else _clean(str(part), 100) for part in loc_items)
+            msg = _clean(str(item.get("msg") or "Invalid value"), MAX_MESSAGE_LENGTH)
+            errors.append(FieldError(loc=loc, msg=msg, type=_clean(str(item.get("type") or ""), 100)))
+        elif isinstance(item, str):
+            errors.append(FieldError(loc=(), msg=_clean(item, MAX_MESSAGE_LENGTH)))
+    return errors
+
+
+def _snippet(response: requests.Response) -> str | None:
+    """A short readable hint from a non-JSON body: an HTML page's <title>, or the start of plain text."""
+    try:
+        text = response.text
+    except (UnicodeDecodeError, LookupError):
+        return None
+    if not text:
+        return None
+    match = _TITLE.search(text)
+    if match:
+        text = match.group(1)
+    elif "<" in text and ">" in text:
+        return None  # markup without a title: nothing short and trustworthy to show
+    text = html.unescape(_TAG.sub(" ", text))
+    return _clean(text, MAX_SNIPPET_LENGTH) or None
+
+
+def _fallback_message(status: int, snippet: str | None) -> str:
+    if 500 <= status < 600:
+        base = f"The Aimable API had a problem (HTTP {status})"
+    elif 300 <= status < 400:
+        base = f"The Aimable API answered with an unexpected redirect (HTTP {status})"
+    else:
+        base = f"The Aimable API returned an unexpected status (HTTP {status})"
+    return f"{base}: {snippet}" if snippet else f"{base}."
+
+
+def _clean(text: str, limit: int) -> str:
+    text = " ".join(_CONTROL_CHARS.sub(" ", text).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text

@@ -1,0 +1,33 @@
+"""The audit log: every change a user makes through the console is recorded, with its outcome."""
+
+import contextlib
+
+from .aimable import errors
+from .logging import request_id_var
+from .models import AuditEvent
+
+
+@contextlib.contextmanager
+def audited(*, user, action, space_id=None, collection_id=None, connector_id="", provider_slug="", changes=None):
+    """Records the action whether it succeeds or fails; the caller may fill ``event.connector_id`` and
+    ``event.changes`` once it knows them. Upstream errors are recorded and re-raised."""
+    event = AuditEvent(
+        user=user,
+        username=user.get_username(),
+        action=action,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector_id or "",
+        provider_slug=provider_slug or "",
+        changes=changes or {},
+        request_id=request_id_var.get() if request_id_var.get() != "-" else "",
+    )
+    try:
+        yield event
+    except errors.AimableError as exc:
+        event.outcome = AuditEvent.Outcome.ERROR
+        event.error = f"{type(exc).__name__}: {exc.message}"[:2000]
+        event.save()
+        raise
+    event.outcome = AuditEvent.Outcome.OK
+    event.save()

@@ -1,0 +1,269 @@
+import json
+import uuid
+
+from django import forms
+from django.core import signing
+
+from .models import ApiKey
+from .providers import PROVIDERS, get_provider, provider_choices
+
+
+class ApiKeyForm(forms.Form):
+    secret = forms.CharField(
+        label="API key",
+        strip=True,
+        max_length=512,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Your personal Aimable API key. It is stored encrypted and only its last four characters are shown.",
+    )
+    auth_scheme = forms.ChoiceField(
+        label="Send it as",
+        choices=ApiKey.AuthScheme.choices,
+        initial=ApiKey.AuthScheme.BEARER,
+        widget=forms.RadioSelect,
+    )
+
+    def clean_secret(self):
+        secret = self.cleaned_data["secret"]
+        if any(c.isspace() for c in secret):
+            raise forms.ValidationError("An API key has no spaces or line breaks; paste it again.")
+        return secret
+
+
+class OpenCollectionForm(forms.Form):
+    space_id = forms.UUIDField(label="Space ID", error_messages={"invalid": "Enter a space ID (a UUID)."})
+    collection_id = forms.UUIDField(
+        label="Collection ID", error_messages={"invalid": "Enter a collection ID (a UUID)."}
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("space_id", "collection_id"):
+            if isinstance(cleaned.get(name), uuid.UUID):
+                cleaned[name] = str(cleaned[name])
+        return cleaned
+
+
+def split_ids(text: str) -> list[str]:
+    """ "one per line or comma separated" -> a list without blanks or repeats, in the order given."""
+    seen: dict[str, None] = {}
+    for part in text.replace(",", "\n").splitlines():
+        part = part.strip()
+        if part:
+            seen.setdefault(part, None)
+    return list(seen)
+
+
+def scope_field_name(key: str) -> str:
+    return f"scope_{key}"
+
+
+class ScopeFieldsMixin:
+    """The chosen provider's scope fields (from the registry) plus a raw JSON field for any other scope keys."""
+
+    scope_provider = None  # a providers.Provider, set by add_scope_fields
+
+    def add_scope_fields(self, provider, scope_config: dict | None = None):
+        self.scope_provider = provider
+        scope_config = dict(scope_config or {})
+        for scope_field in provider.scope_fields:
+            name = scope_field_name(scope_field.key)
+            self.fields[name] = forms.CharField(
+                label=scope_field.label,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+                help_text=scope_field.help_text,
+            )
+            values = scope_config.pop(scope_field.key, None)
+            if isinstance(values, list):
+                self.initial.setdefault(name, "\n".join(str(v) for v in values))
+        self.fields["scope_extra"] = forms.CharField(
+            label="Other scope settings (JSON)",
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "placeholder": '{"include_shared": true}'}),
+            help_text="Advanced: any other scope_config keys, as a JSON object.",
+        )
+        if scope_config:
+            self.initial.setdefault("scope_extra", json.dumps(scope_config, indent=2, sort_keys=True))
+
+    def clean_scope_extra(self):
+        text = self.cleaned_data.get("scope_extra", "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"This is not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Enter a JSON object, e.g. {"include_shared": true}.')
+        clashes = set(value) & set(self.scope_provider.scope_keys)
+        if clashes:
+            raise forms.ValidationError(
+                "Use the field above for " + ", ".join(sorted(clashes)) + " instead of the JSON."
+            )
+        return value
+
+    def scope_config(self) -> dict:
+        """The scope_config built from the cleaned fields."""
+        config = dict(self.cleaned_data.get("scope_extra") or {})
+        for scope_field in self.scope_provider.scope_fields:
+            values = split_ids(self.cleaned_data.get(scope_field_name(scope_field.key), ""))
+            if values:
+                config[scope_field.key] = values
+        return config
+
+    def scope_bound_fields(self):
+        return [self[scope_field_name(f.key)] for f in self.scope_provider.scope_fields] + [self["scope_extra"]]
+
+
+def _secret_widget():
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"})
+
+
+class ConnectorCreateForm(ScopeFieldsMixin, forms.Form):
+    provider = forms.ChoiceField(label="Provider", choices=provider_choices)
+    access_token = forms.CharField(
+        label="Access token", required=False, strip=True, max_length=4096, widget=_secret_widget()
+    )
+    refresh_token = forms.CharField(
+        label="Refresh token",
+        required=False,
+        strip=True,
+        max_length=4096,
+        widget=_secret_widget(),
+        help_text="Optional. Lets Aimable renew the access token by itself.",
+    )
+    idempotency_token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, provider_slug, kept_secret_hint="", oauth_connected=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.kept_secret_hint = kept_secret_hint  # "••••abcd" when a token from a failed try is kept server-side
+        self.oauth_connected = oauth_connected
+        self.add_scope_fields(get_provider(provider_slug) or PROVIDERS["google-drive"])
+        self.fields["provider"].initial = self.scope_provider.slug
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_token", sign_idempotency_key(user))
+
+    def clean_idempotency_token(self):
+        key = unsign_idempotency_key(self.cleaned_data["idempotency_token"], self.user)
+        if key is None:
+            raise forms.ValidationError("This form has expired; please submit it again.")
+        return key
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("access_token") and not self.kept_secret_hint and not self.oauth_connected:
+            self.add_error("access_token", "Enter an access token, or connect with the provider.")
+        return cleaned
+
+    def credential_changes(self) -> dict:
+        """What the user typed this time (blank fields are not included)."""
+        return {k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)}
+
+
+class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
+    status = forms.ChoiceField(
+        label="Status",
+        choices=[("active", "Active: syncs run"), ("paused", "Paused: no syncs run")],
+        widget=forms.RadioSelect,
+    )
+    access_token = forms.CharField(
+        label="New access token",
+        required=False,
+        strip=True,
+        max_length=4096,
+        widget=_secret_widget(),
+        help_text="Leave blank to keep the current credential.",
+    )
+    refresh_token = forms.CharField(
+        label="New refresh token",
+        required=False,
+        strip=True,
+        max_length=4096,
+        widget=_secret_widget(),
+        help_text="Leave blank to keep the current one.",
+    )
+
+    def __init__(self, *args, connector, provider, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connector = connector
+        self.add_scope_fields(provider, connector.scope_config)
+        if connector.status in ("active", "paused"):
+            self.initial.setdefault("status", connector.status)
+        else:
+            # error/disconnected/unknown: the user can still pause it, or leave the status as it is.
+            self.fields["status"].choices = [("", f"Leave as {connector.status or 'unknown'}")] + list(
+                self.fields["status"].choices
+            )
+            self.fields["status"].required = False
+            self.initial.setdefault("status", "")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("refresh_token") and not cleaned.get("access_token"):
+            self.add_error("access_token", "A new refresh token goes with a new access token.")
+        return cleaned
+
+    def changes(self) -> dict:
+        """Only what changed, ready for PATCH."""
+        patch = {}
+        scope = self.scope_config()
+        if scope != (self.connector.scope_config or {}):
+            patch["scope_config"] = scope
+        status = self.cleaned_data.get("status")
+        if status and status != self.connector.status:
+            patch["status"] = status
+        if self.cleaned_data.get("access_token"):
+            patch["credential"] = {
+                k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)
+            }
+        return patch
+
+
+# Upstream 422 locations -> form fields. Anything else becomes a form-level error.
+def apply_upstream_errors(form, exc) -> None:
+    for item in exc.errors:
+        loc = [str(part) for part in item.loc]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]
+        target = None
+        if loc[:1] == ["provider_slug"]:
+            target = "provider"
+        elif loc[:1] == ["credential"]:
+            target = "refresh_token" if loc[1:2] == ["refresh_token"] else "access_token"
+        elif loc[:1] == ["scope_config"] and len(loc) > 1 and scope_field_name(loc[1]) in form.fields:
+            target = scope_field_name(loc[1])
+        elif loc[:1] == ["scope_config"] and "scope_extra" in form.fields:
+            target = "scope_extra"
+        elif loc[:1] == ["status"] and "status" in form.fields:
+            target = "status"
+        if target and target in form.fields:
+            form.add_error(target, _describe(item, loc))
+        else:
+            form.add_error(None, f"Aimable refused the request: {item.msg}" + (f" ({'.'.join(loc)})" if loc else ""))
+    if not exc.errors:
+        form.add_error(None, f"Aimable refused the request: {exc.message}")
+
+
+def _describe(item, loc) -> str:
+    # ["scope_config", "repositories", 1] -> "Item 2: must be owner/name"
+    index = next((part for part in loc[2:] if part.isdigit()), None)
+    return f"Item {int(index) + 1}: {item.msg}" if index is not None else item.msg
+
+
+_IDEMPOTENCY_SALT = "connectors.create.idempotency"
+
+
+def sign_idempotency_key(user) -> str:
+    return signing.dumps({"k": uuid.uuid4().hex, "u": user.pk}, salt=_IDEMPOTENCY_SALT, compress=False)
+
+
+def unsign_idempotency_key(token: str, user, max_age: int = 60 * 60 * 24) -> str | None:
+    try:
+        data = signing.loads(token, salt=_IDEMPOTENCY_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    if data.get("u") != user.pk or not isinstance(data.get("k"), str):
+        return None
+    return data["k"]

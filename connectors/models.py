@@ -1,0 +1,104 @@
+from django.conf import settings
+from django.db import models
+
+from .fields import EncryptedTextField
+
+
+class ApiKey(models.Model):
+    """A user's own Aimable API key. Every upstream call a user makes is made with it."""
+
+    class AuthScheme(models.TextChoices):
+        BEARER = "bearer", "Authorization: Bearer"
+        X_API_KEY = "x-api-key", "X-API-Key header"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_key")
+    secret = EncryptedTextField()
+    auth_scheme = models.CharField(max_length=16, choices=AuthScheme.choices, default=AuthScheme.BEARER)
+    last_four = models.CharField(max_length=4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"API key …{self.last_four} of {self.user}"
+
+    def __repr__(self) -> str:
+        return f"<ApiKey user={self.user_id} last_four={self.last_four!r}>"
+
+    def save(self, *args, **kwargs):
+        if self.secret:
+            self.last_four = self.secret[-4:]
+        super().save(*args, **kwargs)
+
+    @property
+    def masked(self) -> str:
+        return f"••••{self.last_four}"
+
+    @property
+    def usable(self) -> bool:
+        """False when the stored value could not be decrypted (encryption key retired too early)."""
+        return bool(self.secret)
+
+
+class RecentCollection(models.Model):
+    """Collections a user opened recently, shown on the home page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recent_collections")
+    space_id = models.UUIDField()
+    collection_id = models.UUIDField()
+    space_name = models.CharField(max_length=200, blank=True)
+    collection_name = models.CharField(max_length=200, blank=True)
+    opened_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "space_id", "collection_id"], name="unique_recent_collection"),
+        ]
+
+    def __str__(self) -> str:
+        return self.collection_name or str(self.collection_id)
+
+
+class AuditEvent(models.Model):
+    """One change a user made through the console, whether it worked or not. Never holds a secret."""
+
+    class Action(models.TextChoices):
+        CONNECTOR_CREATE = "connector.create", "Create connector"
+        CONNECTOR_UPDATE = "connector.update", "Edit connector"
+        CONNECTOR_DELETE = "connector.delete", "Delete connector"
+        SCOPE_UPDATE = "connector.scope", "Change scope"
+        CREDENTIAL_UPDATE = "connector.credential", "Reconnect credential"
+        SYNC_TRIGGER = "sync.trigger", "Start sync"
+        SYNC_CANCEL = "sync.cancel", "Cancel sync"
+        SYNC_RETRY = "sync.retry", "Retry sync"
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        ERROR = "error", "Error"
+        DENIED = "denied", "Denied"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="audit_events"
+    )
+    username = models.CharField(max_length=150)  # kept when the user is deleted
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    space_id = models.UUIDField(null=True, blank=True)
+    collection_id = models.UUIDField(null=True, blank=True)
+    connector_id = models.CharField(max_length=128, blank=True, db_index=True)
+    provider_slug = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OK)
+    error = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)  # {"field": {"from": ..., "to": ...}}, never a secret
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["username", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.action} {self.connector_id or ''} {self.outcome}"

@@ -1,0 +1,126 @@
+"""Writes. Each takes keyword arguments and does one thing a user asked for."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .audit import audited
+from .models import ApiKey, AuditEvent, RecentCollection
+from .upstream import client_with_key
+
+
+@transaction.atomic
+def api_key_save(*, user, secret: str, auth_scheme: str, verified: bool) -> ApiKey:
+    key, _ = ApiKey.objects.select_for_update().get_or_create(
+        user=user, defaults={"secret": secret, "auth_scheme": auth_scheme}
+    )
+    key.secret = secret
+    key.auth_scheme = auth_scheme
+    key.verified_at = timezone.now() if verified else None
+    key.save()
+    return key
+
+
+def api_key_check(*, secret: str, auth_scheme: str) -> None:
+    """Asks the upstream whether it accepts the key; raises the client's error if not."""
+    client_with_key(secret, auth_scheme).check_key()
+
+
+def api_key_delete(*, user) -> bool:
+    deleted, _ = ApiKey.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+def recent_collection_touch(*, user, space_id, collection_id, space_name="", collection_name="") -> None:
+    defaults = {"opened_at": timezone.now()}
+    if space_name:
+        defaults["space_name"] = space_name[:200]
+    if collection_name:
+        defaults["collection_name"] = collection_name[:200]
+    RecentCollection.objects.update_or_create(
+        user=user, space_id=space_id, collection_id=collection_id, defaults=defaults
+    )
+    # Keep the list short.
+    stale = RecentCollection.objects.filter(user=user).values_list("pk", flat=True)[10:]
+    RecentCollection.objects.filter(pk__in=list(stale)).delete()
+
+
+# ----- connectors: each write goes to the upstream with the user's own client, and into the audit log -----
+
+
+def _describe_scope_change(before: dict, after: dict) -> dict:
+    """{"folder_ids": {"added": [...], "removed": [...]}, "include_shared": {"from": x, "to": y}}"""
+    diff = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, list | type(None)) and isinstance(new, list | type(None)):
+            old_set, new_set = list(old or []), list(new or [])
+            diff[key] = {
+                "added": [v for v in new_set if v not in old_set],
+                "removed": [v for v in old_set if v not in new_set],
+            }
+        else:
+            diff[key] = {"from": old, "to": new}
+    return diff
+
+
+def connector_create(
+    *, user, client, space_id, collection_id, provider_slug, credential, scope_config, idempotency_key
+):
+    with audited(
+        user=user,
+        action=AuditEvent.Action.CONNECTOR_CREATE,
+        space_id=space_id,
+        collection_id=collection_id,
+        provider_slug=provider_slug,
+        changes={"scope_config": scope_config or {}, "credential": "set"},
+    ) as event:
+        connector = client.create_connector(
+            space_id,
+            collection_id,
+            provider_slug=provider_slug,
+            credential=credential,
+            scope_config=scope_config or None,
+            idempotency_key=idempotency_key,
+        )
+        event.connector_id = connector.id
+    return connector
+
+
+def connector_update(*, user, client, space_id, collection_id, connector, changes: dict, action=None):
+    """PATCHes only ``changes``; the audit entry says what changed (a credential only as "replaced")."""
+    described = {}
+    if "scope_config" in changes:
+        described["scope_config"] = _describe_scope_change(connector.scope_config or {}, changes["scope_config"])
+    if "status" in changes:
+        described["status"] = {"from": connector.status, "to": changes["status"]}
+    if "credential" in changes:
+        described["credential"] = "replaced"
+    if action is None:
+        action = (
+            AuditEvent.Action.SCOPE_UPDATE if set(changes) == {"scope_config"} else AuditEvent.Action.CONNECTOR_UPDATE
+        )
+    with audited(
+        user=user,
+        action=action,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector.id,
+        provider_slug=connector.provider_slug,
+        changes=described,
+    ):
+        return client.update_connector(space_id, collection_id, connector.id, **changes)
+
+
+def connector_delete(*, user, client, space_id, collection_id, connector) -> None:
+    with audited(
+        user=user,
+        action=AuditEvent.Action.CONNECTOR_DELETE,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector.id,
+        provider_slug=connector.provider_slug,
+        changes={"scope_config": connector.scope_config or {}},
+    ):
+        client.delete_connector(space_id, collection_id, connector.id)

@@ -1,0 +1,37 @@
+"""Builds the Aimable client for a signed-in user, with that user's own key and the console's settings."""
+
+from django.conf import settings
+
+from .aimable.client import AimableClient
+from .models import ApiKey
+
+
+class ApiKeyMissing(Exception):
+    """The user has no usable Aimable API key stored."""
+
+
+def client_with_key(secret: str | None, auth_scheme: str) -> AimableClient:
+    return AimableClient(
+        settings.AIMABLE_API_URL,
+        secret,
+        auth_scheme=auth_scheme,
+        connect_timeout=settings.AIMABLE_CONNECT_TIMEOUT,
+        read_timeout=settings.AIMABLE_READ_TIMEOUT,
+        deadline=settings.AIMABLE_DEADLINE,
+        max_retries=settings.AIMABLE_MAX_RETRIES,
+    )
+
+
+def client_for(user) -> AimableClient:
+    try:
+        key = ApiKey.objects.get(user=user)
+    except ApiKey.DoesNotExist:
+        raise ApiKeyMissing() from None
+    if not key.usable:
+        raise ApiKeyMissing()
+    return client_with_key(key.secret, key.auth_scheme)
+
+
+def anonymous_client() -> AimableClient:
+    """For /healthz: the health endpoint needs no key."""
+    return client_with_key(None, "bearer")

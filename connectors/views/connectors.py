@@ -1,0 +1,313 @@
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .. import pending, services
+from ..aimable import errors
+from ..aimable.client import validate_token
+from ..forms import (
+    ConnectorCreateForm,
+    ConnectorEditForm,
+    apply_upstream_errors,
+    sign_idempotency_key,
+    unsign_idempotency_key,
+)
+from ..models import RecentCollection
+from ..paging import PageParams
+from ..providers import PROVIDERS, get_provider, unknown_provider
+from ..upstream import client_for
+
+CONNECTOR_STATUSES = ("active", "paused", "error", "disconnected")
+
+
+def _collection_context(request, client, space_id: str, collection_id: str) -> dict:
+    """Names for the breadcrumb, remembered per user so that only the first visit asks the upstream."""
+    recent = RecentCollection.objects.filter(
+        user=request.user, space_id=space_id, collection_id=collection_id
+    ).first()
+    space_name = recent.space_name if recent else ""
+    collection_name = recent.collection_name if recent else ""
+    if not collection_name:
+        try:
+            for collection in client.list_collections(space_id):
+                if str(collection.collection_id) == collection_id:
+                    collection_name = collection.name or ""
+            space_name = next((s.name for s in client.list_spaces() if str(s.space_id) == space_id), "")
+        except errors.AimableError:
+            pass  # names are a nicety; the page works without them
+    services.recent_collection_touch(
+        user=request.user,
+        space_id=space_id,
+        collection_id=collection_id,
+        space_name=space_name or "",
+        collection_name=collection_name or "",
+    )
+    return {
+        "space_id": space_id,
+        "collection_id": collection_id,
+        "space_name": space_name,
+        "collection_name": collection_name,
+    }
+
+
+def provider_of(connector):
+    return get_provider(connector.provider_slug) or unknown_provider(connector.provider_slug)
+
+
+@require_GET
+def connector_list(request, space_id, collection_id):
+    space_id, collection_id = str(space_id), str(collection_id)
+    client = client_for(request.user)
+    params = PageParams.from_request(request, default_limit=25)
+    provider_filter = request.GET.get("provider", "")
+    provider_filter = provider_filter if provider_filter in PROVIDERS else ""
+    status_filter = request.GET.get("status", "")
+    status_filter = status_filter if status_filter in CONNECTOR_STATUSES else ""
+
+    context = _collection_context(request, client, space_id, collection_id)
+    rows, page, error = [], None, None
+    try:
+        page = client.list_connectors(
+            space_id,
+            collection_id,
+            limit=params.limit,
+            offset=params.offset,
+            status=status_filter or None,
+            provider_slug=provider_filter or None,
+        )
+        rows = [
+            {"connector": c, "provider": (p := provider_of(c)), "scope_summary": p.scope_summary(c.scope_config)}
+            for c in page.items
+        ]
+    except (errors.PermissionDeniedError, errors.NotFoundError, errors.AuthenticationError):
+        raise  # whole-page errors, rendered by the middleware
+    except errors.AimableError as exc:
+        error = exc  # the frame renders, with a banner and a retry link
+    context.update(
+        {
+            "rows": rows,
+            "page": page,
+            "error": error,
+            "params": params,
+            "pager": params.pager(request, page),
+            "providers": PROVIDERS.values(),
+            "statuses": CONNECTOR_STATUSES,
+            "provider_filter": provider_filter,
+            "status_filter": status_filter,
+            "filtered": bool(provider_filter or status_filter),
+        }
+    )
+    return render(request, "connectors/connector_list.html", context)
+
+
+def _connector_context(request, client, space_id, collection_id, connector_id):
+    """The connector and the names around it; an unknown connector is a 404 page naming it."""
+    context = _collection_context(request, client, space_id, collection_id)
+    try:
+        connector = client.get_connector(space_id, collection_id, connector_id)
+    except errors.NotFoundError:
+        raise Http404("No such connector in this collection: it may have been deleted.") from None
+    provider = provider_of(connector)
+    context.update(
+        {"connector": connector, "provider": provider, "scope_summary": provider.scope_summary(connector.scope_config)}
+    )
+    return context
+
+
+def _ids(space_id, collection_id, connector_id):
+    """Path ids, validated before any upstream call: a bad connector id is a 404 at once."""
+    return str(space_id), str(collection_id), validate_token(connector_id, "connector_id")
+
+
+@require_http_methods(["GET", "POST"])
+def connector_create(request, space_id, collection_id):
+    space_id, collection_id = str(space_id), str(collection_id)
+    client = client_for(request.user)
+    context = _collection_context(request, client, space_id, collection_id)
+    data = request.POST if request.method == "POST" else None
+    slug = (data or request.GET).get("provider") or "google-drive"
+    slug = slug if slug in PROVIDERS else "google-drive"
+
+    idempotency_key = None
+    if data is not None:
+        idempotency_key = unsign_idempotency_key(data.get("idempotency_token", ""), request.user)
+    kept = pending.get(request, idempotency_key) if idempotency_key else None
+
+    if data is not None and "change_provider" in data:
+        # Without JavaScript: the user picked another provider and asked for its fields.
+        form = ConnectorCreateForm(
+            user=request.user, provider_slug=slug, kept_secret_hint=pending.masked(kept), initial=data.dict()
+        )
+        form.initial.pop("access_token", None)
+        form.initial.pop("refresh_token", None)
+        return _render_create(request, context, form)
+
+    form = ConnectorCreateForm(data, user=request.user, provider_slug=slug, kept_secret_hint=pending.masked(kept))
+    if request.htmx and request.method == "GET" and request.htmx.target == "provider-fields":
+        return render(request, "connectors/connector_form.html#provider_fields", {**context, "form": form})
+    if data is None or not form.is_valid():
+        return _render_create(request, context, form)
+
+    idempotency_key = form.cleaned_data["idempotency_token"]
+    credential = {**(kept or {}), **form.credential_changes()}
+    try:
+        connector = services.connector_create(
+            user=request.user,
+            client=client,
+            space_id=space_id,
+            collection_id=collection_id,
+            provider_slug=form.scope_provider.slug,
+            credential=credential,
+            scope_config=form.scope_config(),
+            idempotency_key=idempotency_key,
+        )
+    except errors.ValidationError as exc:
+        # Nothing was created: keep the secret, and use a new key for the corrected request.
+        pending.keep(request, idempotency_key, credential)
+        apply_upstream_errors(form, exc)
+        return _render_create(request, context, _with_new_key(form, request, credential))
+    except errors.ConflictError:
+        pending.keep(request, idempotency_key, credential)
+        form.add_error(
+            None,
+            "This form was already sent once with other values, and that earlier try may have created a connector. "
+            "Check the connector list before creating it again; submitting now creates a new one.",
+        )
+        return _render_create(request, context, _with_new_key(form, request, credential))
+    except (errors.AuthenticationError, errors.PermissionDeniedError):
+        raise
+    except errors.AimableError as exc:
+        # Maybe created, maybe not: keep the same key so that trying again can never create a second one.
+        pending.keep(request, idempotency_key, credential)
+        form.add_error(
+            None,
+            f"The connector could not be created: {exc.message} Your input is kept; press \"Create connector\" "
+            "again to retry (it will not create a duplicate).",
+        )
+        form.kept_secret_hint = pending.masked(credential)
+        return _render_create(request, context, form, status=200)
+
+    pending.drop(request, idempotency_key)
+    messages.success(request, f"{form.scope_provider.name} connector created.")
+    return redirect("connector_detail", space_id, collection_id, connector.id)
+
+
+def _with_new_key(form, request, credential):
+    new_token = sign_idempotency_key(request.user)
+    new_key = unsign_idempotency_key(new_token, request.user)
+    pending.keep(request, new_key, credential)
+    form.data = form.data.copy()
+    form.data["idempotency_token"] = new_token
+    form.kept_secret_hint = pending.masked(credential)
+    return form
+
+
+def _render_create(request, context, form, status=200):
+    return render(
+        request,
+        "connectors/connector_form.html",
+        {**context, "form": form, "providers": PROVIDERS.values()},
+        status=status,
+    )
+
+
+@require_GET
+def connector_detail(request, space_id, collection_id, connector_id):
+    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
+    client = client_for(request.user)
+    context = _connector_context(request, client, space_id, collection_id, connector_id)
+    connector = context["connector"]
+    provider = context["provider"]
+    scope_rows = [
+        {"label": f.label, "values": connector.scope_config.get(f.key) or []}
+        for f in provider.scope_fields
+        if f.key in (connector.scope_config or {})
+    ]
+    other_scope = {k: v for k, v in (connector.scope_config or {}).items() if k not in provider.scope_keys}
+    context.update(
+        {
+            "scope_rows": scope_rows,
+            "other_scope": other_scope,
+            "extra_fields": {
+                k: v
+                for k, v in connector.raw.items()
+                if k not in {"id", "collection_id", "provider_slug", "principal_id", "scope_config", "status",
+                             "created_at", "updated_at", "credential"}
+            },
+        }
+    )
+    return render(request, "connectors/connector_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def connector_edit(request, space_id, collection_id, connector_id):
+    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
+    client = client_for(request.user)
+    context = _connector_context(request, client, space_id, collection_id, connector_id)
+    connector, provider = context["connector"], context["provider"]
+    form = ConnectorEditForm(request.POST or None, connector=connector, provider=provider)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes()
+        if not changes:
+            messages.info(request, "Nothing changed.")
+            return redirect("connector_detail", space_id, collection_id, connector.id)
+        try:
+            services.connector_update(
+                user=request.user,
+                client=client,
+                space_id=space_id,
+                collection_id=collection_id,
+                connector=connector,
+                changes=changes,
+            )
+        except errors.ValidationError as exc:
+            apply_upstream_errors(form, exc)
+        except errors.NotFoundError:
+            raise Http404("This connector no longer exists: it may have been deleted.") from None
+        except (errors.AuthenticationError, errors.PermissionDeniedError):
+            raise
+        except errors.AimableError as exc:
+            form.add_error(None, f"Your changes were not saved: {exc.message} Press \"Save changes\" to try again.")
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect("connector_detail", space_id, collection_id, connector.id)
+    context["form"] = form
+    return render(request, "connectors/connector_edit.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def connector_delete(request, space_id, collection_id, connector_id):
+    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
+    client = client_for(request.user)
+    try:
+        context = _connector_context(request, client, space_id, collection_id, connector_id)
+    except Http404:
+        if request.method == "POST":
+            messages.info(request, "That connector was already deleted.")
+            return redirect("connector_list", space_id, collection_id)
+        raise
+    connector = context["connector"]
+    if request.method == "POST":
+        try:
+            services.connector_delete(
+                user=request.user, client=client, space_id=space_id, collection_id=collection_id, connector=connector
+            )
+        except errors.NotFoundError:
+            pass  # gone already: what the user wanted
+        except (errors.AuthenticationError, errors.PermissionDeniedError):
+            raise
+        except errors.AimableError as exc:
+            context["error"] = exc
+            return render(request, "connectors/connector_delete.html", context)
+        messages.success(request, f"{context['provider'].name} connector deleted.")
+        return redirect("connector_list", space_id, collection_id)
+
+    running = None
+    try:
+        latest = client.list_syncs(space_id, collection_id, connector_id, limit=1)
+        running = next((s for s in latest.items if not s.is_terminal), None)
+    except errors.AimableError:
+        pass  # the confirmation works without it
+    context["running_sync"] = running
+    return render(request, "connectors/connector_delete.html", context)

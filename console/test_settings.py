@@ -1,0 +1,22 @@
+"""Settings for the test suite: production-like (DEBUG off) with fixed test secrets.
+
+DATABASE_URL and REDIS_URL still come from the environment, so CI runs the same suite on PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-7c1f0e9a4b2d8e6f")
+# Two keys: tests rotate between them.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1maWVsZC1rZXktb25lLTAxMjM0NTY3ODlhYmM=")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("AIMABLE_API_URL", "http://aimable.test")
+
+from console.settings import *  # noqa: E402,F403
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AIMABLE_MAX_RETRIES = 0

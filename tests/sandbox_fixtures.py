@@ -1,0 +1,43 @@
+"""Pytest fixtures for the Aimable sandbox. Import them from tests/conftest.py:
+
+    from tests.sandbox_fixtures import sandbox, sandbox_clean  # noqa: F401
+
+`sandbox` (session): a connectors.sandbox.SandboxServer running in a background thread on
+127.0.0.1 with a free port, quiet, syncs lasting 2 s and no random sync failures. Its API:
+    .url                      base URL, e.g. "http://127.0.0.1:54321" (no trailing slash)
+    .admin_key, .limited_key  the demo API keys
+    .reset()                  back to the seed; faults, rules, extra keys, clock and request log cleared
+    .set_faults(**kw)         latency_ms, error_rate, error_status, timeout_rate, hang_seconds,
+                              non_json_rate, rate_limit_rate, retry_after, sync_seconds, fail_rate
+    .add_rule(**kw)           method, path_contains, times, status, body, detail, retry_after,
+                              delay_ms, hang, hang_seconds, after_commit, passthrough
+    .clear_rules()
+    .requests()               the /v1 request log (list of dicts), .clear_requests()
+    .credential(connector_id) the stored credential
+    .add_key(key, principal, spaces="*")
+    .advance(seconds)         move the sandbox clock forward
+    .state                    the SandboxState (take .state.lock for multi-step reads)
+`sandbox_clean` (function): the same object, reset() before the test.
+"""
+
+import pytest
+
+from connectors.sandbox import SandboxServer
+
+SANDBOX_TEST_SETTINGS = {"sync_seconds": 2.0, "fail_rate": 0.0}
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    server = SandboxServer("127.0.0.1", 0, quiet=True, **SANDBOX_TEST_SETTINGS)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox_clean(sandbox):
+    sandbox.reset()
+    yield sandbox

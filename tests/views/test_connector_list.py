@@ -1,0 +1,75 @@
+import pytest
+from django.urls import reverse
+
+from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
+
+pytestmark = pytest.mark.django_db
+
+
+def list_url(space=DEMO_SPACE_ID, collection=DEMO_COLLECTION_ID):
+    return reverse("connector_list", args=[space, collection])
+
+
+def test_lists_the_collections_connectors(admin_client):
+    page = admin_client.get(list_url()).content.decode()
+    assert "Google Drive" in page and "Slack" in page and "GitHub" in page
+    assert "3 folders" in page
+    assert "disconnected" in page
+
+
+def test_filters_by_provider_and_status(admin_client):
+    page = admin_client.get(list_url() + "?provider=github").content.decode()
+    assert "GitHub" in page and "Slack</td>" not in page
+    page = admin_client.get(list_url() + "?status=disconnected").content.decode()
+    assert "disconnected" in page and "badge-active" not in page
+
+
+def test_paging_never_asks_for_more_than_100(admin_client, sandbox_api):
+    admin_client.get(list_url() + "?limit=5000")
+    assert all("limit=100" in r["query"] or "limit=" not in r["query"] for r in sandbox_api.requests())
+    page = admin_client.get(list_url() + "?limit=2").content.decode()
+    assert "Next page" in page
+
+
+def test_empty_state_invites_creating_a_connector(admin_client):
+    page = admin_client.get(list_url(collection=EMPTY_COLLECTION_ID)).content.decode()
+    assert "No connectors yet" in page
+
+
+def test_invalid_ids_are_404_without_an_upstream_call(admin_client, sandbox_api):
+    for url in (
+        f"/spaces/not-a-uuid/collections/{DEMO_COLLECTION_ID}/connectors/",
+        f"/spaces/{DEMO_SPACE_ID}/collections/..%2F..%2Fadmin/connectors/",
+    ):
+        assert admin_client.get(url).status_code == 404
+    assert sandbox_api.requests() == []
+
+
+def test_a_space_the_key_cannot_reach_says_so(client, user, sandbox_api):
+    from tests.conftest import store_key
+
+    store_key(user, sandbox_api.limited_key)
+    client.force_login(user)
+    response = client.get(list_url(space=OTHER_SPACE_ID))
+    assert response.status_code == 403
+    assert b"no access to this space/collection" in response.content
+
+
+def test_a_rejected_key_links_to_the_key_settings(client, user, sandbox_api):
+    from tests.conftest import store_key
+
+    store_key(user, "aim_revoked_key_0000")
+    client.force_login(user)
+    response = client.get(list_url())
+    assert response.status_code == 403
+    assert b"Your API key was rejected" in response.content
+    assert reverse("api_keys").encode() in response.content
+
+
+def test_upstream_down_shows_a_banner_and_a_retry_link(admin_client, sandbox_api):
+    sandbox_api.add_rule(method="GET", path_contains="/connectors", status=503, times=10)
+    response = admin_client.get(list_url())
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Could not load the connectors" in page and "Try again" in page
+    assert "Traceback" not in page

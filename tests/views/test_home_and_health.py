@@ -1,0 +1,71 @@
+import pytest
+from django.urls import reverse
+
+from connectors.models import RecentCollection
+from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_spaces_and_collections(admin_client):
+    page = admin_client.get(reverse("home")).content.decode()
+    assert "Acme Corp" in page
+    assert "Engineering Wiki" in page
+    assert reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID]) in page
+
+
+def test_open_by_pasted_ids(admin_client):
+    response = admin_client.post(reverse("home"), {"space_id": DEMO_SPACE_ID, "collection_id": DEMO_COLLECTION_ID})
+    assert response.url == reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])
+
+
+def test_pasted_ids_that_are_not_uuids_keep_the_input(admin_client):
+    response = admin_client.post(reverse("home"), {"space_id": "../etc", "collection_id": "abc"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Enter a space ID (a UUID)." in page
+    assert 'value="abc"' in page
+
+
+def test_recently_opened_collections_are_remembered_per_user(admin_client, user):
+    admin_client.get(reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID]))
+    recent = RecentCollection.objects.get(user=user)
+    assert recent.collection_name == "Engineering Wiki"
+    assert recent.space_name == "Acme Corp"
+    assert "Recently opened" in admin_client.get(reverse("home")).content.decode()
+
+
+def test_home_renders_its_frame_when_the_upstream_is_down(admin_client, settings):
+    settings.AIMABLE_API_URL = "http://127.0.0.1:9"
+    response = admin_client.get(reverse("home"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Could not list your spaces" in page
+    assert "Try again" in page
+    assert "Open by IDs" in page
+
+
+def test_healthz_needs_no_login_and_reports_each_part(client, sandbox_api):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "upstream": "ok"}}
+
+
+def test_healthz_reports_an_unreachable_upstream_without_failing(client, settings):
+    settings.AIMABLE_API_URL = "http://127.0.0.1:9"
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["upstream"] == "error"
+
+
+def test_login_page_and_everything_else_requires_login(client):
+    assert client.get(reverse("login")).status_code == 200
+    for url in (reverse("home"), reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])):
+        assert client.get(url).status_code == 302
+
+
+def test_sign_in_with_the_form(client, user):
+    from tests.conftest import PASSWORD
+
+    response = client.post(reverse("login"), {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
