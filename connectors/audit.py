@@ -31,3 +31,21 @@ def audited(*, user, action, space_id=None, collection_id=None, connector_id="",
         raise
     event.outcome = AuditEvent.Outcome.OK
     event.save()
+
+
+def change_lines(changes: dict, prefix: str = "") -> list[dict]:
+    """An event's ``changes`` as flat lines for the log page, e.g. scope_config.folder_ids: +a −b."""
+    lines = []
+    for key, change in (changes or {}).items():
+        label = f"{prefix}{key}"
+        if isinstance(change, dict) and change.keys() & {"added", "removed"}:
+            lines.append({"label": label, "added": change.get("added") or [], "removed": change.get("removed") or []})
+        elif isinstance(change, dict) and change.keys() & {"from", "to"}:
+            lines.append({"label": label, "transition": True, "from": change.get("from"), "to": change.get("to")})
+        elif isinstance(change, dict) and change:
+            lines.extend(change_lines(change, prefix=f"{label}."))
+        elif isinstance(change, list):
+            lines.append({"label": label, "listed": change})
+        else:
+            lines.append({"label": label, "text": change})
+    return lines

@@ -133,7 +133,7 @@ class ConnectorCreateForm(ScopeFieldsMixin, forms.Form):
         widget=_secret_widget(),
         help_text="Optional. Lets Aimable renew the access token by itself.",
     )
-    idempotency_token = forms.CharField(widget=forms.HiddenInput)
+    idempotency_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, provider_slug, kept_secret_hint="", oauth_connected=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -148,7 +148,8 @@ class ConnectorCreateForm(ScopeFieldsMixin, forms.Form):
     def clean_idempotency_token(self):
         key = unsign_idempotency_key(self.cleaned_data["idempotency_token"], self.user)
         if key is None:
-            raise forms.ValidationError("This form has expired; please submit it again.")
+            # A hidden field's error would show nowhere: say it at the top of the form (the view gives it a new token).
+            self.add_error(None, "This form has expired or was changed; check the values and submit it again.")
         return key
 
     def clean(self):

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from .audit import audited
 from .models import ApiKey, AuditEvent, RecentCollection
+from .selectors import forget_connector_syncs, forget_sync
 from .upstream import client_with_key
 
 
@@ -124,3 +125,41 @@ def connector_delete(*, user, client, space_id, collection_id, connector) -> Non
         changes={"scope_config": connector.scope_config or {}},
     ):
         client.delete_connector(space_id, collection_id, connector.id)
+
+
+# ----- syncs -------------------------------------------------------------------------------------------------
+
+
+def sync_trigger(*, user, client, space_id, collection_id, connector_id, provider_slug="", retry_of: str = ""):
+    """Starts a sync. Never retried automatically: there is no idempotency key for it."""
+    action = AuditEvent.Action.SYNC_RETRY if retry_of else AuditEvent.Action.SYNC_TRIGGER
+    with audited(
+        user=user,
+        action=action,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector_id,
+        provider_slug=provider_slug,
+        changes={"retry_of": retry_of} if retry_of else {},
+    ) as event:
+        sync = client.trigger_sync(space_id, collection_id, connector_id)
+        event.changes = {**event.changes, "sync_id": sync.id}
+    forget_connector_syncs(fingerprint=client.cache_fingerprint, connector_id=connector_id)
+    return sync
+
+
+def sync_cancel(*, user, client, space_id, collection_id, connector_id, provider_slug="", sync_id: str = ""):
+    with audited(
+        user=user,
+        action=AuditEvent.Action.SYNC_CANCEL,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector_id,
+        provider_slug=provider_slug,
+        changes={"sync_id": sync_id} if sync_id else {},
+    ):
+        sync = client.cancel_sync(space_id, collection_id, connector_id)
+    forget_connector_syncs(fingerprint=client.cache_fingerprint, connector_id=connector_id)
+    if sync_id:
+        forget_sync(fingerprint=client.cache_fingerprint, connector_id=connector_id, sync_id=sync_id)
+    return sync

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from .aimable.client import AimableClient
 from .models import ApiKey
+from .selectors import credential_fingerprint
 
 
 class ApiKeyMissing(Exception):
@@ -29,7 +30,10 @@ def client_for(user) -> AimableClient:
         raise ApiKeyMissing() from None
     if not key.usable:
         raise ApiKeyMissing()
-    return client_with_key(key.secret, key.auth_scheme)
+    client = client_with_key(key.secret, key.auth_scheme)
+    # Cache keys of reads made with this client include it: one user's responses are never served to another.
+    client.cache_fingerprint = credential_fingerprint(key.secret, key.auth_scheme)
+    return client
 
 
 def anonymous_client() -> AimableClient:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from .views import audit, browse, connectors, home, keys
+from .views import audit, browse, connectors, home, keys, syncs
+from .views import oauth as oauth_views
 
 collection = "spaces/<uuid:space_id>/collections/<uuid:collection_id>/connectors/"
 connector = collection + "<str:connector_id>/"
@@ -10,10 +11,17 @@ urlpatterns = [
     path("settings/api-keys/", keys.api_keys, name="api_keys"),
     path("settings/api-keys/delete/", keys.api_key_delete, name="api_key_delete"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("settings/oauth/", oauth_views.oauth_settings, name="oauth_settings"),
+    path("oauth/<slug:provider_slug>/start/", oauth_views.oauth_start, name="oauth_start"),
+    path("oauth/<slug:provider_slug>/callback/", oauth_views.oauth_callback, name="oauth_callback"),
     path(collection, connectors.connector_list, name="connector_list"),
     path(collection + "new/", connectors.connector_create, name="connector_create"),
     path(connector, connectors.connector_detail, name="connector_detail"),
     path(connector + "edit/", connectors.connector_edit, name="connector_edit"),
     path(connector + "delete/", connectors.connector_delete, name="connector_delete"),
     path(connector + "browse/", browse.connector_browse, name="connector_browse"),
+    path(connector + "syncs/", syncs.sync_list, name="sync_list"),
+    path(connector + "syncs/latest/", syncs.sync_latest, name="sync_latest"),
+    path(connector + "syncs/cancel/", syncs.sync_cancel, name="sync_cancel"),
+    path(connector + "syncs/<str:sync_id>/", syncs.sync_detail, name="sync_detail"),
 ]

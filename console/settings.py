@@ -94,7 +94,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "connectors.context_processors.console",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": ["template_partials.templatetags.partials", "connectors.templatetags.console"],
         },
     }
 ]
@@ -157,11 +157,38 @@ AIMABLE_READ_TIMEOUT = env.float("AIMABLE_READ_TIMEOUT", default=10.0)
 AIMABLE_DEADLINE = env.float("AIMABLE_DEADLINE", default=15.0)
 AIMABLE_MAX_RETRIES = env.int("AIMABLE_MAX_RETRIES", default=2)
 
+# OAuth credential capture, per provider slug ("google-drive" -> OAUTH_GOOGLE_DRIVE_CLIENT_ID, ...). A provider
+# without a client id gets no "Connect" button. Empty endpoint/scope values mean the registry's defaults.
+from connectors.providers import PROVIDERS as _PROVIDERS  # noqa: E402 - plain data, no Django inside
+
+
+def _oauth_settings(slug: str) -> dict:
+    prefix = "OAUTH_" + slug.upper().replace("-", "_") + "_"
+    scopes = env.str(prefix + "SCOPES", default="")
+    return {
+        "client_id": env.str(prefix + "CLIENT_ID", default="").strip(),
+        "client_secret": env.str(prefix + "CLIENT_SECRET", default="").strip(),
+        "authorize_url": env.str(prefix + "AUTHORIZE_URL", default="").strip(),
+        "token_url": env.str(prefix + "TOKEN_URL", default="").strip(),
+        "scopes": scopes.replace(",", " ").split() or None,
+    }
+
+
+OAUTH_PROVIDERS = {slug: _oauth_settings(slug) for slug in _PROVIDERS}
+# Seconds to connect to / wait for a provider's token endpoint.
+OAUTH_TIMEOUT = env.float("OAUTH_TIMEOUT", default=10.0)
+# The public base URL for callback URLs (e.g. https://console.example.com) when the console sits behind a proxy
+# that does not pass the original scheme and host; empty: taken from the request.
+OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="").rstrip("/")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "connectors.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "connectors.logging.RequestIdFilter"},
+        "no_oauth_query": {"()": "connectors.logging.OAuthQueryRedactingFilter"},
+    },
     "formatters": {
         "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -175,6 +202,8 @@ LOGGING = {
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
-        "django.server": {"level": "INFO"},
+        "django.server": {"level": "INFO", "filters": ["no_oauth_query"]},
     },
 }
+SYNC_STALL_SECONDS = env.int("SYNC_STALL_SECONDS", default=60)
+SYNC_POLL_SECONDS = 2

@@ -20,3 +20,5 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AIMABLE_MAX_RETRIES = 0
+# No OAuth client from the machine's environment: tests configure providers themselves (settings fixture).
+OAUTH_PROVIDERS = {}

@@ -1,4 +1,5 @@
-"""The sandbox HTTP server: a ThreadingHTTPServer serving /health, /v1/... and the /_sandbox control API.
+"""The sandbox HTTP server: a ThreadingHTTPServer serving /health, /v1/..., the /_sandbox control API and
+/oauth/... (the sandbox as an OAuth provider, see oauth.py).
 
 Standard library only; no Django, no import from the API client.
 """
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import api
+from . import oauth as oauth_provider
 from .seed import DEMO_ADMIN_KEY, DEMO_LIMITED_KEY
 from .state import SandboxState
 
@@ -119,6 +121,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._v1(sandbox, path, url.query, body)
             elif path.startswith("/_sandbox"):
                 self._control(sandbox, path, body)
+            elif path.startswith("/oauth/"):
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, raw, content_type = oauth_provider.handle(
+                    sandbox.state, self.command, path, url.query, headers, body
+                )
+                self._send(status, headers=extra, raw=raw, content_type=content_type)
             elif path in ("/health", "/health/") and self.command in ("GET", "HEAD"):
                 self._send(200, {"status": "ok"})
             else:
@@ -424,6 +432,10 @@ class SandboxServer:
 
     def credential(self, connector_id: str) -> dict | None:
         return self.state.credential(connector_id)
+
+    def oauth_tokens(self) -> dict[str, dict]:
+        """Access tokens issued by the sandbox's OAuth provider (/oauth/<provider>/token)."""
+        return oauth_provider.issued(self.state)
 
     def add_key(self, key: str | None = None, principal: str = "user-extra", spaces="*") -> str:
         key = key or f"aim_test_{uuid.uuid4().hex[:12]}"

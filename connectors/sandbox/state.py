@@ -106,6 +106,8 @@ class SandboxState:
             self.idempotency: dict[tuple[str, str], dict] = {}
             self.faults = dict(self.default_faults)
             self.rules: list[dict] = []
+            self.oauth: dict = {"codes": {}, "refresh": {}}  # the sandbox as an OAuth provider (oauth.py)
+            self.oauth_tokens: dict[str, dict] = {}  # access tokens it issued
             self.log.clear()
             seed.load(self, self.now(), with_connectors=self.seed_data)
 

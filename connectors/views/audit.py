@@ -2,6 +2,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from ..audit import change_lines
 from ..models import AuditEvent
 
 
@@ -21,6 +22,9 @@ def audit_log(request):
     if outcome in AuditEvent.Outcome.values:
         events = events.filter(outcome=outcome)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for event in page.object_list:
+        event.change_lines = change_lines(event.changes)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

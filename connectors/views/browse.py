@@ -143,6 +143,7 @@ def connector_browse(request, space_id, collection_id, connector_id):
             "parent_id": parent_id,
             "next_offset": page.next_offset if page and page.has_next else None,
             "current_scope": current,
+            "connector_id": connector_id,  # the tree partial is shared with the children fragment
             "diff": [],
         }
     )

@@ -3,7 +3,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import pending, services
+from .. import oauth, pending, services
 from ..aimable import errors
 from ..aimable.client import validate_token
 from ..forms import (
@@ -110,7 +110,12 @@ def _connector_context(request, client, space_id, collection_id, connector_id):
         raise Http404("No such connector in this collection: it may have been deleted.") from None
     provider = provider_of(connector)
     context.update(
-        {"connector": connector, "provider": provider, "scope_summary": provider.scope_summary(connector.scope_config)}
+        {
+            "connector": connector,
+            "connector_id": connector.id,
+            "provider": provider,
+            "scope_summary": provider.scope_summary(connector.scope_config),
+        }
     )
     return context
 
@@ -128,25 +133,45 @@ def connector_create(request, space_id, collection_id):
     data = request.POST if request.method == "POST" else None
     slug = (data or request.GET).get("provider") or "google-drive"
     slug = slug if slug in PROVIDERS else "google-drive"
+    # Back from "Connect <provider>" (?draft=...): the form's input was kept server-side (connectors/oauth.py).
+    draft = oauth.draft_for_form(request, space_id, collection_id) if data is None else None
+    slug = draft["provider"] if draft else slug
 
     idempotency_key = None
     if data is not None:
         idempotency_key = unsign_idempotency_key(data.get("idempotency_token", ""), request.user)
     kept = pending.get(request, idempotency_key) if idempotency_key else None
+    kept = oauth.usable_for(request, kept, slug)  # not a credential Connect captured for another provider
 
     if data is not None and "change_provider" in data:
         # Without JavaScript: the user picked another provider and asked for its fields.
+        token, credential = _keep_typed_secrets(request, data, idempotency_key, kept)
         form = ConnectorCreateForm(
-            user=request.user, provider_slug=slug, kept_secret_hint=pending.masked(kept), initial=data.dict()
+            user=request.user,
+            provider_slug=slug,
+            kept_secret_hint=pending.masked(credential),
+            initial={**data.dict(), "idempotency_token": token},
         )
         form.initial.pop("access_token", None)
         form.initial.pop("refresh_token", None)
         return _render_create(request, context, form)
 
-    form = ConnectorCreateForm(data, user=request.user, provider_slug=slug, kept_secret_hint=pending.masked(kept))
+    form = ConnectorCreateForm(
+        data,
+        user=request.user,
+        provider_slug=slug,
+        kept_secret_hint=pending.masked(kept),
+        initial=oauth.draft_initial(draft),
+    )
     if request.htmx and request.method == "GET" and request.htmx.target == "provider-fields":
+        oauth.mark_connected(request, form, request.GET.get("idempotency_token", ""))
         return render(request, "connectors/connector_form.html#provider_fields", {**context, "form": form})
     if data is None or not form.is_valid():
+        if data is not None:
+            token, credential = _keep_typed_secrets(request, data, idempotency_key, kept)
+            form.data = form.data.copy()
+            form.data["idempotency_token"] = token
+            form.kept_secret_hint = pending.masked(credential)
         return _render_create(request, context, form)
 
     idempotency_key = form.cleaned_data["idempotency_token"]
@@ -193,6 +218,27 @@ def connector_create(request, space_id, collection_id):
     return redirect("connector_detail", space_id, collection_id, connector.id)
 
 
+def _keep_typed_secrets(request, data, idempotency_key, kept) -> tuple[str, dict]:
+    """Password inputs are never echoed back, so a form shown again keeps what was typed in them server-side.
+
+    Returns the signed token the form carries next (a fresh one if the posted one was missing, forged or another
+    user's: otherwise the form could never be sent again) and the credential now kept for it.
+    """
+    typed = {
+        name: value
+        for name in ("access_token", "refresh_token")
+        if 0 < len(value := (data.get(name) or "").strip()) <= 4096
+    }
+    credential = {**(kept or {}), **typed}
+    token = data.get("idempotency_token", "")
+    if idempotency_key is None:
+        token = sign_idempotency_key(request.user)
+        idempotency_key = unsign_idempotency_key(token, request.user)
+    if credential:
+        pending.keep(request, idempotency_key, credential)
+    return token, credential
+
+
 def _with_new_key(form, request, credential):
     new_token = sign_idempotency_key(request.user)
     new_key = unsign_idempotency_key(new_token, request.user)
@@ -204,6 +250,7 @@ def _with_new_key(form, request, credential):
 
 
 def _render_create(request, context, form, status=200):
+    oauth.mark_connected(request, form)  # "Connected" rather than a masked token when Connect captured it
     return render(
         request,
         "connectors/connector_form.html",
