@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8765
 
-.PHONY: run test install install-dev browser lint bench clean
+.PHONY: run test install install-dev browser oauth-mock lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -26,7 +26,7 @@ run: install
 	DEBUG=true HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) BIN=$(BIN) ./bin/dev
 
 ## make test: installs what the tests need (Python packages, Debian's Chromium) and runs the whole suite.
-test: install-dev browser
+test: install-dev browser oauth-mock
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 browser:
@@ -35,9 +35,21 @@ browser:
 	    (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null)); \
 	  else echo "Chromium not found: browser tests will be skipped (install Debian's 'chromium' to run them)."; fi; }
 
+# oauth2-mock-server (npm, version 8: 9 needs Node 22) for the OAuth browser test, in the git-ignored .tools/.
+OAUTH_MOCK_DIR := .tools/oauth2-mock-server
+oauth-mock:
+	@[ -x $(OAUTH_MOCK_DIR)/node_modules/.bin/oauth2-mock-server ] || { \
+	  if command -v npm >/dev/null 2>&1; then \
+	    npm install --silent --no-audit --no-fund --prefix $(OAUTH_MOCK_DIR) oauth2-mock-server@8 >/dev/null; \
+	  else echo "npm not found: the OAuth browser test will be skipped (install Node.js 20 and npm to run it)."; fi; }
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache
+
+## make bench: the benchmark (sandbox with 20 ms latency, the console under gunicorn as the Procfile runs it).
+bench: install-dev
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)

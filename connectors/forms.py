@@ -210,7 +210,13 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
         """Only what changed, ready for PATCH."""
         patch = {}
         scope = self.scope_config()
-        if scope != (self.connector.scope_config or {}):
+        # An empty list upstream shows as an empty field, which scope_config() leaves out: not a change.
+        current = {
+            k: v
+            for k, v in (self.connector.scope_config or {}).items()
+            if not (k in self.scope_provider.scope_keys and v in ([], None))
+        }
+        if scope != current:
             patch["scope_config"] = scope
         status = self.cleaned_data.get("status")
         if status and status != self.connector.status:

@@ -172,9 +172,7 @@ def take_flow(request, slug: str, state: str) -> dict:
             flow = flows.pop(known)
     request.session[_FLOWS] = flows
     if flow is None:
-        raise StateError(
-            "This answer from the provider does not match a sign-in started here, or it was already used."
-        )
+        raise StateError("This answer from the provider does not match a sign-in started here, or it was already used.")
     if flow.get("provider") != slug:
         raise StateError("This answer came back for another provider than the one the sign-in started with.")
     if time.time() - flow.get("created", 0) >= FLOW_MAX_AGE:
@@ -245,16 +243,13 @@ def safe_error_code(value) -> str:
     return _CODE_RE.sub("", str(value or "unknown_error"))[:64] or "unknown_error"
 
 
-
 # ---------------------------------------------------------------------------------------------- drafts
 
 
 def draft_save(request, data: dict) -> str:
     """Keeps a create form's non-secret input; returns an opaque id for the URL."""
     now = time.time()
-    drafts = {
-        k: v for k, v in request.session.get(_DRAFTS, {}).items() if now - v.get("created", 0) < DRAFT_MAX_AGE
-    }
+    drafts = {k: v for k, v in request.session.get(_DRAFTS, {}).items() if now - v.get("created", 0) < DRAFT_MAX_AGE}
     draft_id = secrets.token_urlsafe(12)
     data = dict(data)
     data["fields"] = {k: str(v)[:_MAX_FIELD] for k, v in (data.get("fields") or {}).items()}

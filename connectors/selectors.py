@@ -11,12 +11,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 
-from .aimable import errors
 from .aimable.types import Sync
 
-# A fresh read is reused for a bit less than one polling interval; a stale copy stays for the "reconnecting"
-# view and for the requests that lose the race to refresh it.
-FRESH_SECONDS = 1.8
+# A read is fresh for a bit less than one polling interval (settings.SYNC_CACHE_SECONDS); it is kept longer as the
+# last copy, for the "reconnecting" view and for the requests that lose the race to refresh it.
 STALE_SECONDS = 120
 TERMINAL_SECONDS = 3600
 LOCK_SECONDS = 5
@@ -26,42 +24,38 @@ def credential_fingerprint(secret: str, auth_scheme: str) -> str:
     return salted_hmac("connectors.selectors.credential", f"{auth_scheme}:{secret}").hexdigest()[:32]
 
 
-def _fresh_key(fp, *parts):
-    return "sync:fresh:" + fp + ":" + ":".join(parts)
-
-
-def _stale_key(fp, *parts):
-    return "sync:stale:" + fp + ":" + ":".join(parts)
+def _key(fp, *parts):
+    return "sync:" + fp + ":" + ":".join(parts)
 
 
 def _cached_read(fp: str, parts: tuple[str, ...], fetch):
-    """The fresh value, else one upstream read (single flight across processes), else, while another request is
-    already reading, the stale copy."""
-    fresh_key, stale_key = _fresh_key(fp, *parts), _stale_key(fp, *parts)
-    raw = cache.get(fresh_key)
-    if raw is not None:
-        return raw
-    lock_key = "sync:lock:" + fp + ":" + ":".join(parts)
-    if not cache.add(lock_key, 1, LOCK_SECONDS):
-        stale = cache.get(stale_key)
-        if stale is not None:
-            return stale  # someone is refreshing it right now: this is at most one interval old
+    """The cached value while it is fresh; else one upstream read (single flight across processes); while
+    another request is already reading, the last copy (at most one interval old).
+
+    Freshness is judged by the time stored with the value, not by the cache's expiry, which Redis counts in whole
+    seconds.
+    """
+    key, now = _key(fp, *parts), time.time()
+    entry = cache.get(key)
+    if entry is not None and (entry["raw"].get("__terminal__") or now - entry["at"] < settings.SYNC_CACHE_SECONDS):
+        return entry["raw"]
+    lock_key = "sync-lock:" + key
+    locked = cache.add(lock_key, 1, LOCK_SECONDS)
+    if not locked and entry is not None:
+        return entry["raw"]
     try:
         raw = fetch()
-    except errors.AimableError:
-        cache.delete(lock_key)
-        raise
-    if raw.get("__terminal__"):
-        cache.set_many({fresh_key: raw, stale_key: raw}, TERMINAL_SECONDS)  # a finished sync never changes
-    else:
-        cache.set(fresh_key, raw, FRESH_SECONDS)
-        cache.set(stale_key, raw, STALE_SECONDS)
-    cache.delete(lock_key)
+    finally:
+        if locked:
+            cache.delete(lock_key)
+    # A finished sync never changes; a running one is kept for the "reconnecting" view.
+    cache.set(key, {"raw": raw, "at": time.time()}, TERMINAL_SECONDS if raw.get("__terminal__") else STALE_SECONDS)
     return raw
 
 
-def stale_copy(fp: str, *parts: str):
-    return cache.get(_stale_key(fp, *parts))
+def _last_copy(fp: str, *parts: str):
+    entry = cache.get(_key(fp, *parts))
+    return entry["raw"] if entry else None
 
 
 def _pack(sync: Sync | None) -> dict:
@@ -86,7 +80,7 @@ def sync_get(*, client, fingerprint, space_id, collection_id, connector_id, sync
 
 
 def sync_get_stale(*, fingerprint, connector_id, sync_id) -> Sync | None:
-    raw = stale_copy(fingerprint, "get", connector_id, sync_id)
+    raw = _last_copy(fingerprint, "get", connector_id, sync_id)
     return _unpack(raw) if raw else None
 
 
@@ -103,21 +97,17 @@ def sync_latest(*, client, fingerprint, space_id, collection_id, connector_id) -
 
 
 def sync_latest_stale(*, fingerprint, connector_id) -> Sync | None:
-    raw = stale_copy(fingerprint, "latest", connector_id)
+    raw = _last_copy(fingerprint, "latest", connector_id)
     return _unpack(raw) if raw else None
 
 
 def forget_connector_syncs(*, fingerprint, connector_id) -> None:
     """After a trigger or cancel: the next read goes upstream."""
-    cache.delete_many(
-        [_fresh_key(fingerprint, "latest", connector_id), _stale_key(fingerprint, "latest", connector_id)]
-    )
+    cache.delete(_key(fingerprint, "latest", connector_id))
 
 
 def forget_sync(*, fingerprint, connector_id, sync_id) -> None:
-    cache.delete_many(
-        [_fresh_key(fingerprint, "get", connector_id, sync_id), _stale_key(fingerprint, "get", connector_id, sync_id)]
-    )
+    cache.delete(_key(fingerprint, "get", connector_id, sync_id))
 
 
 # ----- progress, for "stalled" -----------------------------------------------------------------------------------

@@ -207,3 +207,6 @@ LOGGING = {
 }
 SYNC_STALL_SECONDS = env.int("SYNC_STALL_SECONDS", default=60)
 SYNC_POLL_SECONDS = 2
+# How long one upstream read of a sync is reused: a bit less than the polling interval, so N tabs polling one sync
+# cost about one upstream read per interval. 0 turns the cache off (the benchmark measures both).
+SYNC_CACHE_SECONDS = env.float("SYNC_CACHE_SECONDS", default=1.8)

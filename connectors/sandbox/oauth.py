@@ -116,8 +116,8 @@ def _authorize_page(provider: str, params: dict) -> Answer:
         f"<p>The app <code>{html.escape(params['client_id'])}</code> asks to read your {html.escape(name)} "
         f"content:</p><ul>{scope_list}</ul>"
         f'<form method=post action="/oauth/{provider}/authorize">{hidden}'
-        '<button type=submit name=decision value=allow>Allow</button>'
-        '<button type=submit name=decision value=deny>Deny</button></form>'
+        "<button type=submit name=decision value=allow>Allow</button>"
+        "<button type=submit name=decision value=deny>Deny</button></form>"
         f"<p class=muted>Simulated by the Aimable sandbox: you go back to "
         f"<code>{html.escape(params['redirect_uri'])}</code>.</p>"
     )

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 
@@ -18,3 +18,25 @@ def duration(value: timedelta | None) -> str:
     if minutes:
         return f"{minutes}m {seconds:02d}s"
     return f"{seconds}s"
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return "just now"
+
+
+def moment(value: datetime | None, now: datetime) -> dict | None:
+    """A timestamp ready for <time>: ISO form, full UTC form for the tooltip, and "3 hours ago"."""
+    if value is None:
+        return None
+    return {
+        "iso": value.isoformat(),
+        "title": value.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "text": _ago(now - value) if value <= now else value.strftime("%Y-%m-%d %H:%M"),
+    }

@@ -74,9 +74,7 @@ def _back(purpose: dict):
 
 
 def _error_page(request, provider, message, status=400):
-    return render(
-        request, "connectors/oauth_error.html", {"provider": provider, "message": message}, status=status
-    )
+    return render(request, "connectors/oauth_error.html", {"provider": provider, "message": message}, status=status)
 
 
 @require_POST
@@ -195,7 +193,7 @@ def oauth_callback(request, provider_slug):
             return HttpResponseRedirect(_create_url(purpose["space_id"], purpose["collection_id"]))
         pending.keep(request, draft["idempotency_key"], credential)
         oauth.connected(request, purpose["draft"], credential, info)
-        messages.success(request, f"Connected to {provider.name}. Check the form, then press \"Create connector\".")
+        messages.success(request, f'Connected to {provider.name}. Check the form, then press "Create connector".')
         return _back(purpose)
     return _reconnect(request, provider, purpose, credential)
 
@@ -222,7 +220,7 @@ def _reconnect(request, provider, purpose, credential):
         messages.error(
             request,
             f"{provider.name} was connected, but Aimable did not take the new credential: {exc.message} "
-            "Nothing was changed; press \"Reconnect\" to try again.",
+            'Nothing was changed; press "Reconnect" to try again.',
         )
         return _back(purpose)
     messages.success(

@@ -92,7 +92,10 @@ def test_create_google_drive_connector_switching_provider_without_reload(signed_
     (created,) = new_ids(console, "google-drive", before)
     expect(page).to_have_url(re.compile(re.escape(created)))
     connector = console.sandbox.state.connectors[created]
-    assert connector["scope_config"] == {"folder_ids": [FINANCE_FOLDER_ID, ONBOARDING_FOLDER_ID], "include_shared": True}
+    assert connector["scope_config"] == {
+        "folder_ids": [FINANCE_FOLDER_ID, ONBOARDING_FOLDER_ID],
+        "include_shared": True,
+    }
     assert console.sandbox.credential(created) == {
         "access_token": "ya29.drive-access-0001",
         "refresh_token": "1//refresh-survives-the-swap",
@@ -231,9 +234,7 @@ def test_choose_scope_in_the_tree(signed_in: Page, console):
 def test_load_more_in_a_large_folder(signed_in: Page, console):
     page = signed_in
     page.goto(console.connector_url(DRIVE_CONNECTOR_ID, "browse/"))
-    archive = page.locator("details.tree-children").filter(
-        has=page.get_by_text("Contents of Archive", exact=True)
-    )
+    archive = page.locator("details.tree-children").filter(has=page.get_by_text("Contents of Archive", exact=True))
     archive.get_by_text("Contents of Archive", exact=True).click()
     items = archive.get_by_role("treeitem")
     load_more = archive.get_by_role("button", name="Load more")

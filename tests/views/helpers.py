@@ -44,8 +44,8 @@ def spy_on_upstream(monkeypatch) -> list[dict]:
 
 def fail_fast(settings) -> None:
     """A short read timeout, so that a hanging sandbox turns into a timeout quickly."""
-    settings.AIMABLE_READ_TIMEOUT = 0.3
-    settings.AIMABLE_DEADLINE = 2.0
+    settings.AIMABLE_READ_TIMEOUT = 0.5
+    settings.AIMABLE_DEADLINE = 3.0
 
 
 def assert_readable_error_page(response, *, status, text) -> str:

@@ -88,8 +88,8 @@ def test_a_refused_create_is_recorded_as_an_error(admin_client, sandbox_api):
 
 
 def test_a_create_that_timed_out_is_recorded_as_an_error(admin_client, sandbox_api, settings):
-    settings.AIMABLE_READ_TIMEOUT = 0.3
-    sandbox_api.add_rule(method="POST", hang=True, hang_seconds=1)
+    settings.AIMABLE_READ_TIMEOUT = 0.5
+    sandbox_api.add_rule(method="POST", hang=True, hang_seconds=2)
     create(admin_client)
     event = only_event()
     assert event.outcome == AuditEvent.Outcome.ERROR and "UpstreamTimeoutError" in event.error

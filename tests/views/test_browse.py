@@ -245,7 +245,7 @@ def test_saving_from_a_github_tree(admin_client, sandbox_api):
         ({"status": 503}, "The scope was not saved"),
         ({"status": 422, "detail": [{"loc": ["body", "scope_config", "folder_ids", 0], "msg": "Unknown folder",
                                      "type": "x"}]}, "Unknown folder"),
-        ({"hang": True, "hang_seconds": 1}, "did not answer in time"),
+        ({"hang": True, "hang_seconds": 2}, "did not answer in time"),
     ],
 )
 def test_a_failed_save_shows_the_review_page_with_the_error(admin_client, sandbox_api, settings, rule, text):
@@ -277,7 +277,7 @@ def test_a_disconnected_connector_cannot_be_browsed_and_says_why(admin_client):
     assert "expired or was revoked" in page and "Try again" in page
 
 
-@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500, "body": "html"}, {"hang": True, "hang_seconds": 1}])
+@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500, "body": "html"}, {"hang": True, "hang_seconds": 2}])
 def test_browse_down_or_slow_keeps_the_page_with_a_banner(admin_client, sandbox_api, settings, rule):
     fail_fast(settings)
     sandbox_api.add_rule(method="GET", path_contains="/browse", **rule)
@@ -286,7 +286,7 @@ def test_browse_down_or_slow_keeps_the_page_with_a_banner(admin_client, sandbox_
     assert "Choose what to sync" in page
 
 
-@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 401}, {"status": 404}, {"hang": True, "hang_seconds": 1}])
+@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 401}, {"status": 404}, {"hang": True, "hang_seconds": 2}])
 def test_a_failing_folder_shows_a_retry_button_in_the_fragment(admin_client, sandbox_api, settings, rule):
     fail_fast(settings)
     admin_client.get(url())
@@ -302,3 +302,9 @@ def test_the_fragment_of_a_connector_that_does_not_exist(admin_client):
     response = children(admin_client, ENGINEERING_FOLDER_ID, connector_id=str(uuid.uuid4()))
     assert response.status_code == 200
     assert "Could not load this folder" in response.content.decode()
+
+
+def test_unticking_everything_warns_that_everything_will_be_synced(admin_client):
+    fragment = admin_client.post(url(), tree_post([]), **HTMX).content.decode()
+    assert "− Engineering" in fragment and "− Design" in fragment and "− Onboarding" in fragment
+    assert "none ticked: after saving, everything the credential can reach is synced" in fragment

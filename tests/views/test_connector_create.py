@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from connectors import pending
 from connectors.forms import sign_idempotency_key
+from connectors.models import AuditEvent
 from connectors.sandbox import DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
 from tests.conftest import store_key
 from tests.views.helpers import (
@@ -64,6 +65,7 @@ def test_the_form_has_visible_labels_password_inputs_and_an_idempotency_token(ad
     assert "Create connector" in page
     assert idempotency_token(response)
     assert 'name="change_provider"' in page  # the no-JS way to switch providers
+    assert f'hx-get="{URL}"' in page and 'hx-target="#provider-fields"' in page  # the htmx way
 
 
 @pytest.mark.parametrize(
@@ -291,11 +293,20 @@ def test_a_422_on_the_credential_lands_on_the_access_token(admin_client, sandbox
         method="POST",
         path_contains="/connectors",
         status=422,
-        detail=[{"loc": ["body", "credential", "access_token"], "msg": "Token is malformed", "type": "x"}],
+        detail=[
+            {
+                "loc": ["body", "credential", "access_token"],
+                "msg": "Token is malformed",
+                "type": "x",
+                "input": {"access_token": TOKEN},  # FastAPI echoes the input: it must go nowhere
+            }
+        ],
     )
     response = admin_client.post(URL, form_data(admin_client))
     assert response.context["form"].errors["access_token"] == ["Token is malformed"]
     assert_no_secret(response)
+    event = AuditEvent.objects.get()
+    assert event.outcome == "error" and TOKEN not in event.error + json.dumps(event.changes)
 
 
 # ----- upstream failures: input kept, retry creates exactly one -------------------------------------------
@@ -323,7 +334,7 @@ def test_a_503_after_the_upstream_committed_then_a_resubmit_creates_one_connecto
 
 def test_a_timeout_keeps_the_secret_server_side_and_the_retry_uses_it(admin_client, sandbox_api, settings):
     fail_fast(settings)
-    sandbox_api.add_rule(method="POST", path_contains="/connectors", hang=True, hang_seconds=1, after_commit=True)
+    sandbox_api.add_rule(method="POST", path_contains="/connectors", hang=True, hang_seconds=2, after_commit=True)
     data = form_data(admin_client, refresh_token=REFRESH, scope_folder_ids="1AAA")
     response = admin_client.post(URL, data)
     assert response.status_code == 200

@@ -69,6 +69,8 @@ def test_detail_shows_every_field_and_the_actions(admin_client):
     for text in (
         "Google Drive connector",
         f'data-copy="{DRIVE_CONNECTOR_ID}"',  # ids can be copied
+        f'data-copy="{DEMO_COLLECTION_ID}"',
+        f'data-copy="{DEMO_SPACE_ID}"',
         DEMO_COLLECTION_ID,
         DEMO_SPACE_ID,
         DEMO_ADMIN_PRINCIPAL,
@@ -163,7 +165,7 @@ def test_a_space_the_key_cannot_reach_says_so(client, user, sandbox_api, name):
         ({"status": 502, "body": "html"}, 502, "The Aimable API had a problem"),
         ({"status": 500}, 502, "The Aimable API had a problem"),
         ({"status": 429, "retry_after": 30}, 503, "The Aimable API is busy"),
-        ({"hang": True, "hang_seconds": 1}, 503, "did not answer in time"),
+        ({"hang": True, "hang_seconds": 2}, 503, "did not answer in time"),
     ],
 )
 def test_upstream_down_or_slow_shows_a_banner_with_a_retry_link(
@@ -286,7 +288,7 @@ def test_a_422_on_an_unknown_location_is_a_form_level_error(admin_client, sandbo
     assert "Aimable refused the request: Not allowed (schedule)" in response.content.decode()
 
 
-@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500, "body": "html"}, {"hang": True, "hang_seconds": 1}])
+@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500, "body": "html"}, {"hang": True, "hang_seconds": 2}])
 def test_a_failed_save_shows_the_form_again_with_the_input(admin_client, sandbox_api, settings, rule):
     fail_fast(settings)
     sandbox_api.add_rule(method="PATCH", **rule)
@@ -375,7 +377,7 @@ def test_a_delete_that_races_another_delete_is_done(admin_client, sandbox_api):
     assert "connector deleted" in response.content.decode()
 
 
-@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500}, {"hang": True, "hang_seconds": 1}])
+@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500}, {"hang": True, "hang_seconds": 2}])
 def test_a_failed_delete_says_so_and_keeps_the_page(admin_client, sandbox_api, settings, rule):
     fail_fast(settings)
     sandbox_api.add_rule(method="DELETE", **rule)
@@ -392,3 +394,28 @@ def test_a_refused_delete_is_a_readable_page(admin_client, sandbox_api, status, 
     sandbox_api.add_rule(method="DELETE", status=status)
     assert_readable_error_page(admin_client.post(url("connector_delete")), status=403, text=text)
     assert stored(sandbox_api, DRIVE_CONNECTOR_ID) is not None
+
+
+def test_an_empty_scope_list_upstream_is_not_a_change(admin_client, sandbox_api, monkeypatch):
+    with sandbox_api.state.lock:
+        sandbox_api.state.connectors[DRIVE_CONNECTOR_ID]["scope_config"] = {"folder_ids": [], "include_shared": True}
+    page = admin_client.get(url("connector_edit")).content.decode()
+    assert "include_shared" in page
+    calls = spy_on_upstream(monkeypatch)
+    response = admin_client.post(
+        url("connector_edit"), edit_data(scope_folder_ids="", scope_extra='{"include_shared": true}'), follow=True
+    )
+    assert "Nothing changed." in response.content.decode()
+    assert patches(calls) == []
+
+
+@pytest.mark.parametrize(
+    ("space", "collection", "text"),
+    [(DEMO_SPACE_ID, str(uuid.uuid4()), "Collection not found"), (str(uuid.uuid4()), DEMO_COLLECTION_ID,
+                                                                    "Space not found")],
+)
+def test_a_missing_space_or_collection_is_named_on_the_404_page(admin_client, space, collection, text):
+    response = admin_client.get(url("connector_detail", DRIVE_CONNECTOR_ID, space=space, collection=collection))
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert text in page and "No such connector" not in page

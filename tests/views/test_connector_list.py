@@ -73,3 +73,58 @@ def test_upstream_down_shows_a_banner_and_a_retry_link(admin_client, sandbox_api
     page = response.content.decode()
     assert "Could not load the connectors" in page and "Try again" in page
     assert "Traceback" not in page
+
+
+def test_the_list_offers_a_new_connector_button_and_the_empty_state_invites_one(admin_client):
+    create_url = reverse("connector_create", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])
+    page = admin_client.get(list_url()).content.decode()
+    assert f'href="{create_url}" role="button">New connector' in page
+    empty_create_url = reverse("connector_create", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID])
+    page = admin_client.get(list_url(collection=EMPTY_COLLECTION_ID)).content.decode()
+    assert f'href="{empty_create_url}" role="button">Create the first connector' in page
+
+
+def test_next_and_previous_pages_keep_the_filters(admin_client, sandbox_api):
+    page = admin_client.get(list_url() + "?limit=2&provider=google-drive").content.decode()
+    assert "Showing 1–2 of 2" in page and "Next page" not in page
+    page = admin_client.get(list_url() + "?limit=2").content.decode()
+    assert "Showing 1–2 of 4" in page
+    assert "?limit=2&amp;offset=2" in page and "Previous page" not in page
+    page = admin_client.get(list_url() + "?limit=2&offset=2").content.decode()
+    assert "Showing 3–4 of 4" in page and "Previous page" in page and "?limit=2&amp;offset=0" in page
+    assert "Next page" not in page
+    page = admin_client.get(list_url() + "?status=active&limit=10&offset=0").content.decode()
+    assert 'value="10" selected' in page and 'value="active" selected' in page
+    queries = [r["query"] for r in sandbox_api.requests() if r["path"].endswith("/connectors")]
+    assert {"limit": "2", "offset": "2"}.items() <= queries[-2].items()
+    assert all(int(q.get("limit", 0)) <= 100 for q in queries)
+
+
+def test_past_the_last_page_and_filtered_to_nothing(admin_client):
+    page = admin_client.get(list_url() + "?offset=40").content.decode()
+    assert "No more connectors" in page and "Back to the first page" in page
+    page = admin_client.get(list_url() + "?provider=slack&status=paused").content.decode()
+    assert "No connector matches these filters" in page and "Show all connectors" in page
+
+
+def test_unknown_filter_values_and_garbage_paging_are_ignored(admin_client, sandbox_api):
+    for query in ("?provider=dropbox", "?status=exploded", "?limit=-3", "?limit=abc&offset=-9", "?limit=0"):
+        assert admin_client.get(list_url() + query).status_code == 200, query
+    assert all(r["status"] == 200 for r in sandbox_api.requests())
+
+
+def test_an_unknown_collection_is_a_not_found_page_naming_it(admin_client):
+    import uuid
+
+    response = admin_client.get(list_url(collection=str(uuid.uuid4())))
+    assert response.status_code == 404
+    assert "Collection not found" in response.content.decode()
+
+
+def test_a_slow_upstream_shows_a_banner_not_an_error_page(admin_client, sandbox_api, settings):
+    settings.AIMABLE_READ_TIMEOUT = 0.5
+    sandbox_api.add_rule(method="GET", path_contains="/connectors", hang=True, hang_seconds=2)
+    response = admin_client.get(list_url())
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "did not answer in time" in page and "Try again" in page and "New connector" in page

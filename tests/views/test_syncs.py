@@ -2,10 +2,8 @@
 trigger), backoff while the upstream fails, stalled, cancel, retry, history, and the per-credential poll cache."""
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
-from connectors import selectors
 from connectors.aimable import errors
 from connectors.aimable.types import Sync
 from connectors.models import AuditEvent
@@ -81,7 +79,7 @@ def test_a_paused_connector_cannot_sync_and_says_why(admin_client, sandbox_api):
     assert "Connector is paused" in response.content.decode()
 
 
-def test_status_partial_polls_while_running_and_stops_for_good_when_done(admin_client, sandbox_api):
+def test_status_partial_polls_while_running_and_stops_for_good_when_done(admin_client, sandbox_api, settings):
     sync_id = start_sync(admin_client)
     running = admin_client.get(status_url(sync_id), **HX)
     assert running.status_code == 200
@@ -89,7 +87,7 @@ def test_status_partial_polls_while_running_and_stops_for_good_when_done(admin_c
     assert "Cancel sync" in running.content.decode()
 
     sandbox_api.advance(60)
-    cache.clear()  # as if the 1.8 s poll cache had expired
+    settings.SYNC_CACHE_SECONDS = 0  # as if the poll interval had passed
     done = admin_client.get(status_url(sync_id), **HX)
     assert done.status_code == 286  # htmx stops polling
     body = done.content.decode()
@@ -123,16 +121,14 @@ def test_failed_sync_shows_the_error_from_metadata_and_offers_retry(admin_client
     assert "Drive quota exceeded" in body and "Retry" in body
 
 
-def test_upstream_failure_while_polling_says_reconnecting_and_backs_off(admin_client, sandbox_api):
+def test_upstream_failure_while_polling_says_reconnecting_and_backs_off(admin_client, sandbox_api, settings):
     sync_id = start_sync(admin_client)
     admin_client.get(status_url(sync_id), **HX)  # a last known state
-    fingerprint = selectors.credential_fingerprint(sandbox_api.admin_key, "bearer")
-    fresh_key = selectors._fresh_key(fingerprint, "get", DRIVE_CONNECTOR_ID, sync_id)
+    settings.SYNC_CACHE_SECONDS = 0  # every poll asks the upstream, as if each came one interval later
     sandbox_api.add_rule(method="GET", path_contains="/sync/", status=503, times=100)
     intervals = []
     failures = 0
     for _ in range(5):
-        cache.delete(fresh_key)  # as if a polling interval had passed
         response = admin_client.get(status_url(sync_id, failures=failures), **HX)
         assert response.status_code == 200  # never an error page in place of the partial
         body = response.content.decode()
@@ -142,7 +138,6 @@ def test_upstream_failure_while_polling_says_reconnecting_and_backs_off(admin_cl
     assert intervals == [4, 8, 16, 30, 30]
 
     sandbox_api.clear_rules()
-    cache.delete(fresh_key)
     recovered = admin_client.get(status_url(sync_id, failures=failures), **HX).content.decode()
     assert "reconnecting" not in recovered and 'hx-trigger="every 2s"' in recovered and "failures=" not in recovered
 
