@@ -18,7 +18,6 @@ import platform
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,9 +98,25 @@ class Stack:
     def start(self):
         self.procs.append(
             subprocess.Popen(
-                [PYTHON, "-m", "connectors.sandbox", "--host", "127.0.0.1", "--port", str(self.sandbox_port),
-                 "--latency-ms", str(self.latency_ms), "--sync-seconds", "3600", "--fail-rate", "0", "--quiet"],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    PYTHON,
+                    "-m",
+                    "connectors.sandbox",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.sandbox_port),
+                    "--latency-ms",
+                    str(self.latency_ms),
+                    "--sync-seconds",
+                    "3600",
+                    "--fail-rate",
+                    "0",
+                    "--quiet",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         )
         wait_for(self.sandbox + "/health")
@@ -120,7 +135,10 @@ class Stack:
         self.procs.append(
             subprocess.Popen(
                 [gunicorn, "console.wsgi", "--config", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
-                cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         )
         wait_for(self.console + "/healthz")
@@ -280,44 +298,88 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         # 1 and 3: the console's own overhead, every request going upstream (poll cache off).
-        stack = Stack(latency_ms=args.latency_ms, cache_seconds=0, database_url=database_url, redis_url=redis_url,
-                      workdir=workdir).start()
+        stack = Stack(
+            latency_ms=args.latency_ms, cache_seconds=0, database_url=database_url, redis_url=redis_url, workdir=workdir
+        ).start()
         try:
             connector_ids = seed_connectors(stack, 100)
             sync_id = start_sync(stack, connector_ids[0])
             through, straight = measure_status_partial(stack, connector_ids[0], sync_id, args.samples)
-            rows.append(("status partial p50 (cache off)", ms(percentile(through, 50)), ms(percentile(straight, 50)),
-                         f"{percentile(through, 50) / percentile(straight, 50):.2f}",
-                         f"overhead {ms(percentile(through, 50) - percentile(straight, 50))}"))
-            rows.append(("status partial p95 (cache off)", ms(percentile(through, 95)), ms(percentile(straight, 95)),
-                         f"{percentile(through, 95) / percentile(straight, 95):.2f}", ""))
+            rows.append(
+                (
+                    "status partial p50 (cache off)",
+                    ms(percentile(through, 50)),
+                    ms(percentile(straight, 50)),
+                    f"{percentile(through, 50) / percentile(straight, 50):.2f}",
+                    f"overhead {ms(percentile(through, 50) - percentile(straight, 50))}",
+                )
+            )
+            rows.append(
+                (
+                    "status partial p95 (cache off)",
+                    ms(percentile(through, 95)),
+                    ms(percentile(straight, 95)),
+                    f"{percentile(through, 95) / percentile(straight, 95):.2f}",
+                    "",
+                )
+            )
             through, straight = measure_list_ttfb(stack, max(args.samples // 4, 20))
-            rows.append(("list of 100 connectors, TTFB p50", ms(percentile(through, 50)), ms(percentile(straight, 50)),
-                         f"{percentile(through, 50) / percentile(straight, 50):.2f}", "statuses load after"))
+            rows.append(
+                (
+                    "list of 100 connectors, TTFB p50",
+                    ms(percentile(through, 50)),
+                    ms(percentile(straight, 50)),
+                    f"{percentile(through, 50) / percentile(straight, 50):.2f}",
+                    "statuses load after",
+                )
+            )
         finally:
             stack.stop()
 
         # 2: many tabs polling one running sync, poll cache on (the default).
-        stack = Stack(latency_ms=args.latency_ms, cache_seconds=1.8, database_url=database_url, redis_url=redis_url,
-                      workdir=workdir).start()
+        stack = Stack(
+            latency_ms=args.latency_ms,
+            cache_seconds=1.8,
+            database_url=database_url,
+            redis_url=redis_url,
+            workdir=workdir,
+        ).start()
         try:
             connector_ids = seed_connectors(stack, 1)
             sync_id = start_sync(stack, connector_ids[0])
             through, straight = measure_status_partial(stack, connector_ids[0], sync_id, 50)
-            rows.append(("status partial p50 (cache on)", ms(percentile(through, 50)), ms(percentile(straight, 50)),
-                         f"{percentile(through, 50) / percentile(straight, 50):.2f}", "served from the poll cache"))
+            rows.append(
+                (
+                    "status partial p50 (cache on)",
+                    ms(percentile(through, 50)),
+                    ms(percentile(straight, 50)),
+                    f"{percentile(through, 50) / percentile(straight, 50):.2f}",
+                    "served from the poll cache",
+                )
+            )
             rate, errors, elapsed = measure_pollers(stack, connector_ids[0], sync_id, args.pollers, args.poll_seconds)
-            rows.append((f"{args.pollers} pollers of one sync, upstream reads/s", f"{rate:.2f}/s",
-                         f"{args.pollers / 2:.1f}/s uncached", f"{rate / (args.pollers / 2):.2f}",
-                         f"{elapsed:.0f} s, {errors} errors"))
+            rows.append(
+                (
+                    f"{args.pollers} pollers of one sync, upstream reads/s",
+                    f"{rate:.2f}/s",
+                    f"{args.pollers / 2:.1f}/s uncached",
+                    f"{rate / (args.pollers / 2):.2f}",
+                    f"{elapsed:.0f} s, {errors} errors",
+                )
+            )
         finally:
             stack.stop()
 
     env = stack.env
     print()
-    print(f"Machine: {platform.node()} · {platform.platform()} · {os.cpu_count()} cores · Python {platform.python_version()}")
-    print(f"Sandbox latency {args.latency_ms} ms · gunicorn workers={env['WEB_CONCURRENCY']} (gthread) · "
-          f"database {'PostgreSQL' if database_url else 'SQLite'} · cache {'Redis' if redis_url else 'local memory'}")
+    print(
+        f"Machine: {platform.node()} · {platform.platform()} · {os.cpu_count()} cores · "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"Sandbox latency {args.latency_ms} ms · gunicorn workers={env['WEB_CONCURRENCY']} (gthread) · "
+        f"database {'PostgreSQL' if database_url else 'SQLite'} · cache {'Redis' if redis_url else 'local memory'}"
+    )
     print()
     header = ("measure", "console", "direct upstream", "ratio", "note")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
