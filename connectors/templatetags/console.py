@@ -40,3 +40,13 @@ def moment(value: datetime | None, now: datetime) -> dict | None:
         "title": value.strftime("%Y-%m-%d %H:%M:%S UTC"),
         "text": _ago(now - value) if value <= now else value.strftime("%Y-%m-%d %H:%M"),
     }
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """ "3 hours ago", "just now"; a future time is shown as a date."""
+    from django.utils import timezone
+
+    if value is None:
+        return ""
+    return moment(value, timezone.now())["text"]

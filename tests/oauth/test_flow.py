@@ -9,8 +9,6 @@ from django.urls import reverse
 from connectors import oauth
 from connectors.models import AuditEvent
 from connectors.sandbox import (
-    DEMO_COLLECTION_ID,
-    DEMO_SPACE_ID,
     DISCONNECTED_CONNECTOR_ID,
     DRIVE_CONNECTOR_ID,
     EMPTY_COLLECTION_ID,
@@ -202,6 +200,18 @@ def test_each_provider_connects_against_the_sandbox(admin_client, oauth_sandbox)
         assert credential["access_token"] in oauth_sandbox.oauth_tokens()
         assert ("refresh_token" in credential) is refresh
         assert ("expires_at" in credential) is refresh
+
+
+def test_connected_state_follows_the_provider_switch_htmx(admin_client, oauth_sandbox):
+    from tests.views.helpers import idempotency_token
+
+    back = admin_client.get(connect(admin_client, "google-drive"))["Location"]
+    token = idempotency_token(admin_client.get(back))
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "provider-fields"}
+    slack = admin_client.get(CREATE_URL, {"provider": "slack", "idempotency_token": token}, **htmx)
+    assert "Connect Slack</button>" in slack.content.decode() and "Connected</strong>" not in slack.content.decode()
+    drive = admin_client.get(CREATE_URL, {"provider": "google-drive", "idempotency_token": token}, **htmx)
+    assert "Connected</strong> to Google Drive" in drive.content.decode()
 
 
 def test_connected_credential_is_not_used_for_another_provider(admin_client, oauth_sandbox):
@@ -451,7 +461,3 @@ def test_runserver_request_line_loses_the_oauth_query():
     )
     OAuthQueryRedactingFilter().filter(plain)
     assert "page=2" in plain.getMessage()
-
-
-def test_demo_collection_ids_are_what_the_tests_expect():
-    assert DEMO_SPACE_ID and DEMO_COLLECTION_ID
