@@ -6,6 +6,7 @@ skipped, except when CI is set: there a missing browser fails the run, so CI nev
 A failing test leaves a screenshot in test-artifacts/.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -79,6 +80,10 @@ def browser_type_launch_args(browser_type_launch_args, chromium_path):
 def _screenshot_on_failure(request, page: Page):
     page.set_default_timeout(TIMEOUT_MS)
     yield
+    # Let htmx requests in flight finish before the database is flushed under the live server; a closed page or a
+    # stuck request must not turn into a teardown error.
+    with contextlib.suppress(Exception):
+        page.wait_for_function("() => !document.querySelector('.htmx-request')", timeout=5_000)
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)

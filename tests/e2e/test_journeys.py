@@ -173,6 +173,7 @@ def test_the_same_form_sent_twice_at_once_makes_one_connector(signed_in: Page, c
     assert statuses == ["redirect", "redirect"]
     sent = creates_sent(console)
     assert len(sent) == 2 and len({r["idempotency_key"] for r in sent}) == 1
+    assert sent[1]["ts"] < sent[0]["ts"] + sent[0]["ms"] / 1000  # both were in flight together
     assert len(new_ids(console, "slack", before)) == 1
 
     page.goto(console.collection_url() + "?provider=slack")
