@@ -40,7 +40,9 @@ def test_cancel_a_long_sync_and_see_cancelled(signed_in: Page, console):
     expect(page.locator("#sync-status .badge").first).to_have_text("cancelled")
     expect(page.locator("#sync-status")).to_contain_text("Sync cancelled.")
     with console.sandbox.state.lock:
-        statuses = [s["status"] for s in console.sandbox.state.syncs.values() if s["connector_id"] == SLACK_CONNECTOR_ID]
+        statuses = [
+            s["status"] for s in console.sandbox.state.syncs.values() if s["connector_id"] == SLACK_CONNECTOR_ID
+        ]
     assert "running" not in statuses
 
 
