@@ -49,3 +49,19 @@ def change_lines(changes: dict, prefix: str = "") -> list[dict]:
         else:
             lines.append({"label": label, "text": change})
     return lines
+
+
+def record_denied(*, user, action, space_id=None, collection_id=None, connector_id="", provider_slug="") -> AuditEvent:
+    """A change the user was not allowed to make (read-only access): nothing was sent upstream."""
+    return AuditEvent.objects.create(
+        user=user,
+        username=user.get_username(),
+        action=action,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector_id or "",
+        provider_slug=provider_slug or "",
+        outcome=AuditEvent.Outcome.DENIED,
+        error="Read-only access",
+        request_id=request_id_var.get() if request_id_var.get() != "-" else "",
+    )

@@ -3,6 +3,7 @@ import re
 import time
 import uuid
 
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -10,7 +11,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from .aimable import errors
+from .audit import record_denied
 from .logging import request_id_var
+from .permissions import denied_event, is_read_only, refuses
+from .security import oauth_form_action_sources
 from .upstream import ApiKeyMissing
 
 logger = logging.getLogger("connectors.requests")
@@ -33,12 +37,16 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
+            duration_ms = round((time.monotonic() - started) * 1000)
             logger.info(
                 "%s %s %s %.0fms",
                 request.method,
                 request.path,  # never the query string: it may hold an OAuth code
                 response.status_code,
-                (time.monotonic() - started) * 1000,
+                duration_ms,
+                # Fields of their own in JSON logs (LOG_FORMAT=json).
+                extra={"method": request.method, "path": request.path, "status": response.status_code,
+                       "duration_ms": duration_ms},
             )
             return response
         finally:
@@ -78,6 +86,10 @@ class UpstreamErrorMiddleware:
         return None
 
 
+# Form fields never echoed back into a page.
+_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "secret", "password", "client_secret"})
+
+
 def upstream_error_response(request, exception, *, template="errors/upstream.html"):
     title, status = next(
         ((t, s) for cls, (t, s) in _UPSTREAM_PAGES.items() if isinstance(exception, cls)),
@@ -90,6 +102,16 @@ def upstream_error_response(request, exception, *, template="errors/upstream.htm
         "is_auth_error": isinstance(exception, errors.AuthenticationError),
         "retry_url": request.get_full_path(),
     }
+    if request.method == "POST":
+        # "Try again" sends the same form again, so that the user's input is not lost; typed secrets are not
+        # put into the page (they are typed again).
+        context["retry_post"] = [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name != "csrfmiddlewaretoken" and name not in _SECRET_FIELDS
+            for value in values
+        ]
+        context["retry_dropped_secret"] = any(request.POST.get(name) for name in _SECRET_FIELDS)
     if request.htmx:
         # A fragment: the page around it stays as it is.
         return render(request, "errors/upstream.html#banner", context, status=200)
@@ -98,3 +120,40 @@ def upstream_error_response(request, exception, *, template="errors/upstream.htm
     if retry_after:
         response["Retry-After"] = str(int(retry_after))
     return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's policy, plus the configured OAuth providers' origins in form-action (read per request, so a
+    provider configured in the environment, or by a test, is allowed without a second list to keep in step)."""
+
+    def get_policy_parts(self, request, response, report_only=False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        sources = oauth_form_action_sources()
+        if sources and not report_only:
+            parts.update = {**(parts.update or {}), "form-action": sources}
+        return parts
+
+
+class ReadOnlyMiddleware:
+    """Members of the Read-only group may look at everything and change nothing: every change they attempt is
+    refused here with a 403 page, and recorded in the audit log as "denied". The admin site has its own permissions.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None or match.namespace == "admin" or not is_read_only(request.user):
+            return None
+        url_name = match.url_name or ""
+        if not refuses(request, url_name):
+            return None
+        event = denied_event(request, url_name, view_kwargs)
+        if event is not None:
+            record_denied(user=request.user, **event)
+        logger.info("read-only user %s refused %s %s", request.user.pk, request.method, url_name)
+        return render(request, "errors/read_only.html", status=403)

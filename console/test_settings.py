@@ -22,3 +22,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AIMABLE_MAX_RETRIES = 0
 # No OAuth client from the machine's environment: tests configure providers themselves (settings fixture).
 OAUTH_PROVIDERS = {}
+# The test client and the browser tests' live server speak plain HTTP: no redirect to HTTPS, cookies over HTTP.
+# (tests/security/test_deploy.py checks the production values with `check --deploy`.)
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+# Tests sign in many times from one address; the throttling tests turn django-axes on themselves.
+AXES_ENABLED = False

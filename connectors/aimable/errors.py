@@ -11,6 +11,7 @@ import html
 import re
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -209,6 +210,8 @@ def error_from_response(response: requests.Response, *, request_id: str | None) 
     status = response.status_code
     body, is_json = _decode_body(response)
     message = _message_from_body(body) if is_json else None
+    if message and (status == 429 or status >= 500) and _is_reason_phrase(message, status):
+        message = None  # {"detail": "Internal Server Error"} says nothing the clearer default does not
     cls = _STATUS_CLASSES.get(status)
 
     if cls is ValidationError:
@@ -216,6 +219,8 @@ def error_from_response(response: requests.Response, *, request_id: str | None) 
         return ValidationError(message, errors=errors, status=status, request_id=request_id)
     if cls is RateLimitedError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if message is None and retry_after:
+            message = f"The Aimable API is rate limiting requests; try again in {max(1, round(retry_after))} s."
         return RateLimitedError(message, retry_after=retry_after, status=status, request_id=request_id)
     if cls is not None:
         return cls(message, status=status, request_id=request_id)
@@ -309,6 +314,14 @@ def _snippet(response: requests.Response) -> str | None:
         return None  # markup without a title: nothing short and trustworthy to show
     text = html.unescape(_TAG.sub(" ", text))
     return _clean(text, MAX_SNIPPET_LENGTH) or None
+
+
+def _is_reason_phrase(message: str, status: int) -> bool:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return False
+    return message.strip().rstrip(".").lower() == phrase.lower()
 
 
 def _fallback_message(status: int, snippet: str | None) -> str:

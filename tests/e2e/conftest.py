@@ -47,7 +47,7 @@ def in_ci() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
+        if HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.e2e)
             # pytest-playwright's base_url fixture trips a pytest 9 deprecation warning: not ours to fix.
             item.add_marker(pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"))

@@ -1,0 +1,60 @@
+"""The console's own database unreachable: a clear 503 page (JSON for /healthz), never a traceback.
+
+A failing query inside a view reaches DatabaseUnavailableMiddleware.process_exception; one in a middleware (the
+session or the signed-in user are read before the view runs) reaches handler500 (connectors.views.errors), which
+asks `database_unavailable_response` too.
+"""
+
+import logging
+
+from django.db.utils import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
+
+logger = logging.getLogger("connectors.database")
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+
+_FALLBACK = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Database not reachable</title></head>'
+    "<body><h1>The console's database is not reachable</h1><p>Try again in a minute.</p>"
+    '<p><a href="">Try again</a></p></body></html>'
+)
+
+
+def is_database_error(exc: BaseException | None) -> bool:
+    return isinstance(exc, DATABASE_ERRORS)
+
+
+def database_unavailable_response(request, exc: BaseException | None = None) -> HttpResponse:
+    """503 with a page saying so (no context processors: they would ask the database again)."""
+    logger.error("database not reachable on %s: %s", request.path, type(exc).__name__ if exc else "-")
+    if request.path.rstrip("/") == "/healthz":
+        response = JsonResponse({"status": "error", "checks": {"database": "error"}}, status=503)
+    else:
+        try:
+            body = loader.get_template("errors/database.html").render(
+                {"request_id": getattr(request, "request_id", ""), "retry_url": request.get_full_path()}
+            )
+        except Exception:  # noqa: BLE001 - the error page itself must never fail
+            body = _FALLBACK
+        response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a database failure inside a view into the 503 page, in development too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_database_error(exception):
+            return database_unavailable_response(request, exception)
+        return None

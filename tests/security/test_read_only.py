@@ -1,0 +1,218 @@
+"""Read-only team members (the "Read-only" group) see every page and change nothing: no button that changes
+anything, every change refused with a 403 page and recorded in the audit log as "denied", nothing sent upstream."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from connectors.models import ApiKey, AuditEvent
+from connectors.permissions import ALLOWED_POSTS, CHANGES, READ_PAGES
+from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
+from tests.oauth.conftest import sandbox_oauth_settings
+from tests.views.helpers import HTMX, upstream_writes
+
+pytestmark = pytest.mark.django_db
+
+IDS = [DEMO_SPACE_ID, DEMO_COLLECTION_ID]
+CONNECTOR = [*IDS, DRIVE_CONNECTOR_ID]
+A = AuditEvent.Action
+
+# Every change the console offers: (label, URL, method, data, the action the audit log records).
+CHANGE_REQUESTS = [
+    (
+        "create",
+        reverse("connector_create", args=IDS),
+        "post",
+        {"provider": "google-drive", "access_token": "ya29.x", "scope_folder_ids": "f1"},
+        A.CONNECTOR_CREATE,
+    ),
+    ("edit", reverse("connector_edit", args=CONNECTOR), "post", {"status": "paused"}, A.CONNECTOR_UPDATE),
+    ("delete", reverse("connector_delete", args=CONNECTOR), "post", {}, A.CONNECTOR_DELETE),
+    (
+        "browse-save",
+        reverse("connector_browse", args=CONNECTOR),
+        "post",
+        {"seen:folder_ids": ENGINEERING_FOLDER_ID, "save": "1"},
+        A.SCOPE_UPDATE,
+    ),
+    (
+        "browse-diff",
+        reverse("connector_browse", args=CONNECTOR),
+        "post",
+        {"seen:folder_ids": ENGINEERING_FOLDER_ID},
+        A.SCOPE_UPDATE,
+    ),
+    ("sync", reverse("sync_list", args=CONNECTOR), "post", {"provider_slug": "google-drive"}, A.SYNC_TRIGGER),
+    ("retry", reverse("sync_list", args=CONNECTOR), "post", {"retry_of": "sync-1"}, A.SYNC_RETRY),
+    ("cancel", reverse("sync_cancel", args=CONNECTOR), "post", {"sync_id": "sync-1"}, A.SYNC_CANCEL),
+    (
+        "connect",
+        reverse("oauth_start", args=["google-drive"]),
+        "post",
+        {"next": reverse("connector_create", args=IDS)},
+        A.CONNECTOR_CREATE,
+    ),
+    (
+        "reconnect",
+        reverse("oauth_start", args=["google-drive"]),
+        "post",
+        {"next": reverse("connector_detail", args=CONNECTOR)},
+        A.CREDENTIAL_UPDATE,
+    ),
+    (
+        "callback",
+        reverse("oauth_callback", args=["google-drive"]) + "?code=c&state=s",
+        "get",
+        None,
+        A.CREDENTIAL_UPDATE,
+    ),
+]
+
+
+@pytest.fixture
+def oauth_configured(settings, sandbox_api):
+    settings.OAUTH_PROVIDERS = sandbox_oauth_settings(sandbox_api.url)
+
+
+@pytest.mark.parametrize(
+    ("label", "url", "method", "data", "action"), CHANGE_REQUESTS, ids=[r[0] for r in CHANGE_REQUESTS]
+)
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_every_change_is_refused_audited_and_never_sent(
+    read_only_client, read_only_user, sandbox_api, oauth_configured, label, url, method, data, action, htmx
+):
+    sandbox_api.clear_requests()
+    response = getattr(read_only_client, method)(url, data, **(HTMX if htmx else {}))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "You have read-only access" in page and 'id="main"' in page
+    assert upstream_writes(sandbox_api) == []
+    event = AuditEvent.objects.get()
+    assert (event.user, event.action, event.outcome) == (read_only_user, action, AuditEvent.Outcome.DENIED)
+    if label not in ("connect", "callback"):
+        assert str(event.collection_id) == DEMO_COLLECTION_ID
+    if label in ("edit", "delete", "browse-save", "sync", "cancel", "reconnect"):
+        assert event.connector_id == DRIVE_CONNECTOR_ID
+
+
+@pytest.mark.parametrize("name", ["connector_create", "connector_edit", "connector_delete"])
+def test_pages_that_only_change_are_refused_but_not_audited(read_only_client, name):
+    args = IDS if name == "connector_create" else CONNECTOR
+    response = read_only_client.get(reverse(name, args=args))
+    assert response.status_code == 403
+    assert "You have read-only access" in response.content.decode()
+    assert not AuditEvent.objects.exists()  # looking at a form changes nothing
+
+
+def test_the_audit_log_shows_the_denied_attempt(read_only_client, admin_client):
+    read_only_client.post(reverse("connector_delete", args=CONNECTOR))
+    page = admin_client.get(reverse("audit_log") + "?outcome=denied").content.decode()
+    assert "carol" in page and "Denied" in page and "Read-only access" in page
+
+
+CHANGE_BUTTONS = [
+    ">New connector</a>",
+    ">Create the first connector</a>",
+    ">Sync now</button>",
+    ">Edit connector</a>",
+    ">Delete connector</a>",
+    ">Reconnect Google Drive</button>",
+    ">Enter a new credential</a>",
+    ">Cancel sync</button>",
+    ">Retry</button>",
+    ">Save scope</button>",
+    ">Review changes</button>",
+    "hx-post",
+    'method="post" action="/spaces',
+]
+
+
+def running_sync_id(admin_client) -> str:
+    response = admin_client.post(reverse("sync_list", args=CONNECTOR), {"provider_slug": "google-drive"})
+    assert response.status_code == 302
+    return response["Location"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def pages(sync_id) -> dict[str, str]:
+    return {
+        "list": reverse("connector_list", args=IDS),
+        "detail": reverse("connector_detail", args=CONNECTOR),
+        "syncs panel": reverse("sync_list", args=CONNECTOR) + "?fragment=panel",
+        "sync history": reverse("sync_list", args=CONNECTOR),
+        "sync": reverse("sync_detail", args=[*CONNECTOR, sync_id]),
+        "sync status": reverse("sync_detail", args=[*CONNECTOR, sync_id]) + "?fragment=status",
+        "browse": reverse("connector_browse", args=CONNECTOR),
+        "audit": reverse("audit_log"),
+        "home": reverse("home"),
+        "oauth settings": reverse("oauth_settings"),
+    }
+
+
+def test_read_only_users_see_every_page_without_change_buttons(read_only_client, admin_client, oauth_configured):
+    sync_id = running_sync_id(admin_client)
+    for name, url in pages(sync_id).items():
+        response = read_only_client.get(url)
+        assert response.status_code == 200, (name, response.status_code)
+        page = response.content.decode()
+        shown = [b for b in CHANGE_BUTTONS if b in page]
+        assert not shown, f"{name} shows {shown}"
+    # The tree's boxes show the scope, disabled.
+    browse = read_only_client.get(pages(sync_id)["browse"]).content.decode()
+    assert re.search(r'<input type="checkbox"[^>]* checked disabled>', browse)
+    assert "Read-only" in read_only_client.get("/").content.decode()  # the badge in the nav
+
+
+def test_team_admins_still_see_the_buttons(admin_client, oauth_configured):
+    sync_id = running_sync_id(admin_client)
+    seen = "".join(admin_client.get(url).content.decode() for url in pages(sync_id).values())
+    for button in CHANGE_BUTTONS:
+        if button not in (">Create the first connector</a>", ">Enter a new credential</a>", ">Retry</button>"):
+            assert button in seen, button
+    assert "badge-read-only" not in seen
+
+
+def test_read_only_users_manage_their_own_key_and_open_collections(read_only_client, read_only_user, sandbox_api):
+    response = read_only_client.post(reverse("api_keys"), {"secret": sandbox_api.limited_key, "auth_scheme": "bearer"})
+    assert response.status_code == 302
+    assert ApiKey.objects.get(user=read_only_user).secret == sandbox_api.limited_key
+    response = read_only_client.post(reverse("home"), {"space_id": DEMO_SPACE_ID, "collection_id": DEMO_COLLECTION_ID})
+    assert response.status_code == 302
+    assert read_only_client.post(reverse("api_key_delete")).status_code == 302
+    assert not ApiKey.objects.filter(user=read_only_user).exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_admin_site_is_left_to_its_own_permissions(read_only_client):
+    assert read_only_client.get("/admin/").status_code == 302  # not staff: the admin's own login
+
+
+def _url_names(patterns, namespace=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue
+            yield from _url_names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield pattern.name
+
+
+def test_every_url_is_classified():
+    """A new URL must be put in one of the lists of connectors/permissions.py, or this fails."""
+    names = set(_url_names(get_resolver().url_patterns))
+    classified = set(CHANGES) | ALLOWED_POSTS | READ_PAGES
+    assert names - classified == set()
+    assert classified - names == set()
+
+
+def test_a_migration_creates_the_group():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    migration = import_module("connectors.migrations.0002_read_only_group")
+    Group.objects.filter(name="Read-only").delete()
+    migration.create_group(apps, None)
+    migration.create_group(apps, None)  # idempotent
+    assert Group.objects.filter(name="Read-only").count() == 1
