@@ -82,6 +82,10 @@ class Stack:
             "SYNC_CACHE_SECONDS": str(cache_seconds),
             "PORT": str(self.console_port),
             "LOG_LEVEL": "WARNING",
+            # Plain HTTP on loopback, no proxy in front: as README's "Try the production setup" does.
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "TRUSTED_PROXY_COUNT": "0",
             "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2" if redis_url else "1"),
         }
         if redis_url:

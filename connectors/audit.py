@@ -7,20 +7,31 @@ from .logging import request_id_var
 from .models import AuditEvent
 
 
+def _event(*, user, action, connector_id="", provider_slug="", **fields) -> AuditEvent:
+    request_id = request_id_var.get()
+    return AuditEvent(
+        user=user,
+        username=user.get_username(),
+        action=action,
+        connector_id=connector_id or "",
+        provider_slug=provider_slug or "",
+        request_id=request_id if request_id != "-" else "",
+        **fields,
+    )
+
+
 @contextlib.contextmanager
 def audited(*, user, action, space_id=None, collection_id=None, connector_id="", provider_slug="", changes=None):
     """Records the action whether it succeeds or fails; the caller may fill ``event.connector_id`` and
     ``event.changes`` once it knows them. Upstream errors are recorded and re-raised."""
-    event = AuditEvent(
+    event = _event(
         user=user,
-        username=user.get_username(),
         action=action,
         space_id=space_id,
         collection_id=collection_id,
-        connector_id=connector_id or "",
-        provider_slug=provider_slug or "",
+        connector_id=connector_id,
+        provider_slug=provider_slug,
         changes=changes or {},
-        request_id=request_id_var.get() if request_id_var.get() != "-" else "",
     )
     try:
         yield event
@@ -53,15 +64,15 @@ def change_lines(changes: dict, prefix: str = "") -> list[dict]:
 
 def record_denied(*, user, action, space_id=None, collection_id=None, connector_id="", provider_slug="") -> AuditEvent:
     """A change the user was not allowed to make (read-only access): nothing was sent upstream."""
-    return AuditEvent.objects.create(
+    event = _event(
         user=user,
-        username=user.get_username(),
         action=action,
         space_id=space_id,
         collection_id=collection_id,
-        connector_id=connector_id or "",
-        provider_slug=provider_slug or "",
+        connector_id=connector_id,
+        provider_slug=provider_slug,
         outcome=AuditEvent.Outcome.DENIED,
         error="Read-only access",
-        request_id=request_id_var.get() if request_id_var.get() != "-" else "",
     )
+    event.save()
+    return event

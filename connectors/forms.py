@@ -246,17 +246,28 @@ def apply_upstream_errors(form, exc) -> None:
         elif loc[:1] == ["status"] and "status" in form.fields:
             target = "status"
         if target and target in form.fields:
-            form.add_error(target, _describe(item, loc))
+            form.add_error(target, _describe(item, loc, form, target))
         else:
             form.add_error(None, f"Aimable refused the request: {item.msg}" + (f" ({'.'.join(loc)})" if loc else ""))
     if not exc.errors:
         form.add_error(None, f"Aimable refused the request: {exc.message}")
 
 
-def _describe(item, loc) -> str:
-    # ["scope_config", "repositories", 1] -> "Item 2: must be owner/name"
+def _describe(item, loc, form=None, target=None) -> str:
+    # ["scope_config", "repositories", 1] -> 'Item 2, "not a repo": not in the expected format (see above).'
     index = next((part for part in loc[2:] if part.isdigit()), None)
-    return f"Item {int(index) + 1}: {item.msg}" if index is not None else item.msg
+    msg = item.msg
+    if getattr(item, "type", "") == "string_pattern_mismatch":
+        # A regular expression means nothing to a team admin; the field's hint says what is expected.
+        msg = "not in the expected format (see the hint above)."
+    if index is None:
+        return msg
+    label = f"Item {int(index) + 1}"
+    if form is not None and target and target.startswith("scope_") and target != "scope_extra":
+        values = split_ids(str(form.data.get(form.add_prefix(target), "")))
+        if int(index) < len(values):
+            label += f', "{values[int(index)][:100]}"'
+    return f"{label}: {msg}"
 
 
 _IDEMPOTENCY_SALT = "connectors.create.idempotency"

@@ -100,6 +100,9 @@ def upstream_error_response(request, exception, *, template="errors/upstream.htm
         "title": title,
         "error": exception,
         "is_auth_error": isinstance(exception, errors.AuthenticationError),
+        # Asking again does not make a missing collection appear: say what to check instead of "Try again".
+        "is_not_found": isinstance(exception, errors.NotFoundError),
+        "is_denied": isinstance(exception, errors.PermissionDeniedError),
         "retry_url": request.get_full_path(),
     }
     if request.method == "POST":

@@ -45,6 +45,11 @@ def recent_collection_touch(*, user, space_id, collection_id, space_name="", col
     RecentCollection.objects.filter(pk__in=list(stale)).delete()
 
 
+def recent_collection_forget(*, user, space_id, collection_id) -> None:
+    """A collection that is not there (or not for this key) is not one to offer again."""
+    RecentCollection.objects.filter(user=user, space_id=space_id, collection_id=collection_id).delete()
+
+
 # ----- connectors: each write goes to the upstream with the user's own client, and into the audit log -----
 
 

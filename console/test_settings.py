@@ -28,3 +28,5 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 # Tests sign in many times from one address; the throttling tests turn django-axes on themselves.
 AXES_ENABLED = False
+# Live-server threads must not keep connections open: PostgreSQL cannot drop the test database otherwise.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

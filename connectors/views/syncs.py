@@ -36,7 +36,12 @@ def _failures(request) -> int:
 def _local_next(request, default: str) -> str:
     target = request.POST.get("next", "")
     # A path on this site only: redirect() would take anything else for a view name (and fail on it).
-    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # A fragment's URL (e.g. the syncs panel that htmx loads into the detail page) is not a page to go back to.
+    if (
+        target.startswith("/")
+        and "fragment=" not in target
+        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    ):
         return target
     return default
 

@@ -35,6 +35,15 @@ def test_recently_opened_collections_are_remembered_per_user(admin_client, user)
     assert "Recently opened" in admin_client.get(reverse("home")).content.decode()
 
 
+def test_a_collection_that_is_not_there_is_not_remembered_and_offers_no_pointless_retry(admin_client, user):
+    missing = "00000000-0000-4000-8000-000000000000"
+    response = admin_client.get(reverse("connector_list", args=[DEMO_SPACE_ID, missing]))
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "an ID in the address is wrong" in page and "Try again" not in page
+    assert not RecentCollection.objects.filter(user=user, collection_id=missing).exists()
+
+
 def test_home_renders_its_frame_when_the_upstream_is_down(admin_client, settings):
     settings.AIMABLE_API_URL = "http://127.0.0.1:9"
     response = admin_client.get(reverse("home"))

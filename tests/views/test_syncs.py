@@ -255,6 +255,14 @@ def test_detail_panel_lists_recent_syncs_and_offers_sync_now(admin_client, sandb
     assert "Sync now" in panel and "Recent syncs" in panel and "Sync history" in panel
 
 
+def test_sync_now_in_the_detail_panel_comes_back_to_the_page_not_to_the_fragment(admin_client, sandbox_api):
+    # The panel is loaded from "?fragment=panel", so its form's "next" is that URL: never redirect to a fragment.
+    response = admin_client.post(
+        syncs_url(GITHUB_CONNECTOR_ID), {"next": syncs_url(GITHUB_CONNECTOR_ID) + "?fragment=panel"}
+    )
+    assert response.url == reverse("connector_detail", args=[*IDS, GITHUB_CONNECTOR_ID])
+
+
 def test_invalid_sync_ids_are_404_without_an_upstream_call(admin_client, sandbox_api):
     response = admin_client.get(reverse("sync_list", args=[*IDS, DRIVE_CONNECTOR_ID]) + "..%2Fx/")
     assert response.status_code == 404
