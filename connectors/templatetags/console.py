@@ -50,3 +50,10 @@ def ago(value: datetime | None) -> str:
     if value is None:
         return ""
     return moment(value, timezone.now())["text"]
+
+
+@register.filter
+def sentence(value) -> str:
+    """Ends a message with a full stop, so the page's own words can follow it."""
+    text = str(value or "").strip()
+    return text if not text or text.endswith((".", "!", "?", ")")) else text + "."
