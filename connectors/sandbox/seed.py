@@ -118,7 +118,7 @@ def load(state, now: float, *, with_connectors: bool = True) -> None:
         "active",
         scope={"folder_ids": list(DRIVE_SCOPE_FOLDER_IDS)},
         credential={
-            "access_token": "ya29.sandbox-drive-access",
+            "access_token": "ya29.sandbox-drive",
             "refresh_token": "1//04sandbox-drive-refresh",
         },
         created=t(30 * DAY),
@@ -190,7 +190,7 @@ def load(state, now: float, *, with_connectors: bool = True) -> None:
         "github",
         "paused",
         scope={"repositories": list(GITHUB_SCOPE_REPOSITORIES)},
-        credential={"access_token": "ghp_sandboxGithubToken000000000000000000"},
+        credential={"access_token": "sandbox-fake-github-token-engineering"},
         created=t(14 * DAY),
         updated=t(2 * DAY),
     )
@@ -263,7 +263,7 @@ def load(state, now: float, *, with_connectors: bool = True) -> None:
         "github",
         "active",
         scope={"repositories": ["acme-labs/ml-experiments"]},
-        credential={"access_token": "ghp_sandboxGlobexToken00000000000000000"},
+        credential={"access_token": "sandbox-fake-github-token-globex"},
         created=t(12 * DAY),
         updated=t(12 * DAY),
     )

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 NEW_TOKEN = "ghp_brandNewSecretToken0000000000000042"
 NEW_REFRESH = "ghr_brandNewRefreshToken000000000000042"
-SEEDED_SECRETS = ("ya29.sandbox-drive-access", "1//04sandbox-drive-refresh", "ghp_sandboxGithubToken")
+SEEDED_SECRETS = ("ya29.sandbox-drive", "1//04sandbox-drive-refresh", "sandbox-fake-github-token")
 
 
 def url(name, connector_id=DRIVE_CONNECTOR_ID, space=DEMO_SPACE_ID, collection=DEMO_COLLECTION_ID):
