@@ -59,6 +59,12 @@ def percentile(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+def compare(label, through, straight, p, note=""):
+    """A table row: the p-th percentile through the console against the same call made directly."""
+    console, direct = percentile(through, p), percentile(straight, p)
+    return (label, ms(console), ms(direct), f"{console / direct:.2f}", note)
+
+
 def ms(seconds):
     return f"{seconds * 1000:.1f} ms"
 
@@ -310,33 +316,17 @@ def main():
             sync_id = start_sync(stack, connector_ids[0])
             through, straight = measure_status_partial(stack, connector_ids[0], sync_id, args.samples)
             rows.append(
-                (
+                compare(
                     "status partial p50 (cache off)",
-                    ms(percentile(through, 50)),
-                    ms(percentile(straight, 50)),
-                    f"{percentile(through, 50) / percentile(straight, 50):.2f}",
+                    through,
+                    straight,
+                    50,
                     f"overhead {ms(percentile(through, 50) - percentile(straight, 50))}",
                 )
             )
-            rows.append(
-                (
-                    "status partial p95 (cache off)",
-                    ms(percentile(through, 95)),
-                    ms(percentile(straight, 95)),
-                    f"{percentile(through, 95) / percentile(straight, 95):.2f}",
-                    "",
-                )
-            )
+            rows.append(compare("status partial p95 (cache off)", through, straight, 95, ""))
             through, straight = measure_list_ttfb(stack, max(args.samples // 4, 20))
-            rows.append(
-                (
-                    "list of 100 connectors, TTFB p50",
-                    ms(percentile(through, 50)),
-                    ms(percentile(straight, 50)),
-                    f"{percentile(through, 50) / percentile(straight, 50):.2f}",
-                    "statuses load after",
-                )
-            )
+            rows.append(compare("list of 100 connectors, TTFB p50", through, straight, 50, "statuses load after"))
         finally:
             stack.stop()
 
@@ -352,15 +342,7 @@ def main():
             connector_ids = seed_connectors(stack, 1)
             sync_id = start_sync(stack, connector_ids[0])
             through, straight = measure_status_partial(stack, connector_ids[0], sync_id, 50)
-            rows.append(
-                (
-                    "status partial p50 (cache on)",
-                    ms(percentile(through, 50)),
-                    ms(percentile(straight, 50)),
-                    f"{percentile(through, 50) / percentile(straight, 50):.2f}",
-                    "served from the poll cache",
-                )
-            )
+            rows.append(compare("status partial p50 (cache on)", through, straight, 50, "served from the poll cache"))
             rate, errors, elapsed = measure_pollers(stack, connector_ids[0], sync_id, args.pollers, args.poll_seconds)
             rows.append(
                 (

@@ -20,7 +20,7 @@ class PageParams:
     @classmethod
     def from_request(cls, request, *, default_limit: int = 25) -> "PageParams":
         limit = _int(request.GET.get("limit"), default_limit)
-        limit = limit if limit in PAGE_SIZES else min(max(limit, 1), 100) if limit > 0 else default_limit
+        limit = min(limit, 100) if limit > 0 else default_limit
         offset = max(_int(request.GET.get("offset"), 0), 0)
         return cls(limit=limit, offset=offset)
 

@@ -6,7 +6,7 @@ in ``.raw``. Only a wrong overall shape, or an item without an id, is a :class:`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -297,7 +297,3 @@ def _first(meta: dict[str, Any], pagination: dict[str, Any], *keys: str) -> Any:
             if source.get(key) is not None:
                 return source[key]
     return None
-
-
-def parse_items(items: list[dict[str, Any]], parser: Callable[[dict[str, Any]], T]) -> list[T]:
-    return [parser(item) for item in items]

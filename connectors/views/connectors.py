@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import oauth, pending, services
+from .. import oauth, pending, selectors, services
 from ..aimable import errors
 from ..aimable.client import validate_token
 from ..forms import (
@@ -442,9 +442,15 @@ def connector_delete(request, space_id, collection_id, connector_id):
         return redirect("connector_list", space_id, collection_id)
 
     running = None
-    try:
-        latest = client.list_syncs(space_id, collection_id, connector_id, limit=1)
-        running = next((s for s in latest.items if not s.is_terminal), None)
+    try:  # the same cached read as the list's "Latest sync" cell
+        latest = selectors.sync_latest(
+            client=client,
+            fingerprint=client.cache_fingerprint,
+            space_id=space_id,
+            collection_id=collection_id,
+            connector_id=connector_id,
+        )
+        running = latest if latest is not None and not latest.is_terminal else None
     except errors.AimableError:
         pass  # the confirmation works without it
     context["running_sync"] = running
