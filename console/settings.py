@@ -4,6 +4,7 @@ Production (DEBUG off) refuses to start without SECRET_KEY and FIELD_ENCRYPTION_
 fixed, clearly insecure defaults and says so loudly.
 """
 
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -14,8 +15,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# A local .env is convenient on a laptop; the PaaS sets real environment variables instead.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A local .env is convenient on a laptop; the PaaS sets real environment variables instead. ENV_FILE names another
+# file, or none when empty (the tests: only the environment they give counts).
+if _env_file := env.str("ENV_FILE", default=str(BASE_DIR / ".env")):
+    environ.Env.read_env(_env_file, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -28,16 +31,14 @@ _field_keys = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in _field_keys if k.strip()]
 
 _missing = [
-    name
-    for name, value in (("SECRET_KEY", SECRET_KEY), ("FIELD_ENCRYPTION_KEYS", FIELD_ENCRYPTION_KEYS))
-    if not value
+    name for name, value in (("SECRET_KEY", SECRET_KEY), ("FIELD_ENCRYPTION_KEYS", FIELD_ENCRYPTION_KEYS)) if not value
 ]
 if _missing:
     if not DEBUG:
         raise ImproperlyConfigured(
             "Missing required setting(s): "
             + ", ".join(_missing)
-            + ". Set them in the environment (see README, 'Configuration'), or set DEBUG=true for local "
+            + ". Set them in the environment (see docs/configuration.md), or set DEBUG=true for local "
             "development with insecure defaults."
         )
     print(  # noqa: T201 - the point is to be loud on a developer's terminal
@@ -228,13 +229,15 @@ AIMABLE_READ_TIMEOUT = env.float("AIMABLE_READ_TIMEOUT", default=10.0)
 AIMABLE_DEADLINE = env.float("AIMABLE_DEADLINE", default=15.0)
 AIMABLE_MAX_RETRIES = env.int("AIMABLE_MAX_RETRIES", default=2)
 
-# OAuth credential capture, per provider slug ("google-drive" -> OAUTH_GOOGLE_DRIVE_CLIENT_ID, ...). A provider
-# without a client id gets no "Connect" button. Empty endpoint/scope values mean the registry's defaults.
-from connectors.providers import PROVIDERS as _PROVIDERS  # noqa: E402 - plain data, no Django inside
+# OAuth credential capture, per provider slug: OAUTH_GOOGLE_DRIVE_CLIENT_ID, ... configure "google-drive". The slugs
+# come from the variable names (the environment and the .env file), so settings need not import the provider
+# registry. A provider without a client id gets no "Connect" button. Empty endpoint/scope values mean the registry's
+# defaults.
+_OAUTH_VARIABLE = re.compile(r"^OAUTH_([A-Z0-9_]+?)_(CLIENT_ID|CLIENT_SECRET|AUTHORIZE_URL|TOKEN_URL|SCOPES)$")
 
 
-def _oauth_settings(slug: str) -> dict:
-    prefix = "OAUTH_" + slug.upper().replace("-", "_") + "_"
+def _oauth_settings(name: str) -> dict:
+    prefix = f"OAUTH_{name}_"
     scopes = env.str(prefix + "SCOPES", default="")
     return {
         "client_id": env.str(prefix + "CLIENT_ID", default="").strip(),
@@ -245,7 +248,8 @@ def _oauth_settings(slug: str) -> dict:
     }
 
 
-OAUTH_PROVIDERS = {slug: _oauth_settings(slug) for slug in _PROVIDERS}
+_oauth_names = {match[1] for match in map(_OAUTH_VARIABLE.match, env.ENVIRON) if match}
+OAUTH_PROVIDERS = {name.lower().replace("_", "-"): _oauth_settings(name) for name in sorted(_oauth_names)}
 # Seconds to connect to / wait for a provider's token endpoint.
 OAUTH_TIMEOUT = env.float("OAUTH_TIMEOUT", default=10.0)
 # The public base URL for callback URLs (e.g. https://console.example.com) when the console sits behind a proxy

@@ -2,7 +2,7 @@
 
     from tests.sandbox_fixtures import sandbox, sandbox_clean  # noqa: F401
 
-`sandbox` (session): a connectors.sandbox.SandboxServer running in a background thread on
+`sandbox` (session): a sandbox.SandboxServer running in a background thread on
 127.0.0.1 with a free port, quiet, syncs lasting 2 s and no random sync failures. Its API:
     .url                      base URL, e.g. "http://127.0.0.1:54321" (no trailing slash)
     .admin_key, .limited_key  the demo API keys
@@ -22,7 +22,7 @@
 
 import pytest
 
-from connectors.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 SANDBOX_TEST_SETTINGS = {"sync_seconds": 2.0, "fail_rate": 0.0}
 

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -103,9 +103,9 @@ def _validate_parent_id(value: Any) -> str | None:
     return value
 
 
-def _validate_limit(value: Any, name: str = "limit") -> int:
+def _validate_limit(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise ValueError(f"{name} must be an integer from 1 to {MAX_LIMIT}.")
+        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}.")
     return value
 
 
@@ -123,12 +123,6 @@ def _validate_filter(value: Any, name: str) -> str | None:
     return value
 
 
-def _check_filter_names(filters: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(filters) - allowed)
-    if unknown:
-        raise TypeError(f"Unknown filter(s): {', '.join(unknown)}.")
-
-
 @dataclass(frozen=True)
 class _Result:
     status: int
@@ -136,12 +130,25 @@ class _Result:
     request_id: str
 
 
+def _transport_error(exc: requests.RequestException, request_id: str) -> AimableError:
+    """The error for a request that got no HTTP answer."""
+    if isinstance(exc, requests.Timeout):
+        error: AimableError = UpstreamTimeoutError(request_id=request_id)
+    elif isinstance(exc, requests.ConnectionError):
+        error = UnavailableError(request_id=request_id)
+    else:
+        error = UnavailableError(request_id=request_id)
+        error.retryable = False  # e.g. an invalid URL: repeating it cannot help
+    error.__cause__ = exc
+    return error
+
+
 class AimableClient:
     """A client for one API key against one Aimable base URL.
 
     Every call is one logical operation with its own ``X-Request-ID`` (also in ``last_request_id`` and on
     every error), a total ``deadline`` covering retries and sleeps, and retries only where repeating the
-    request is safe (see :meth:`_send`).
+    request is safe (see :meth:`_should_retry`).
     """
 
     def __init__(
@@ -211,31 +218,13 @@ class AimableClient:
         offset: int = 0,
         status: str | None = None,
         provider_slug: str | None = None,
-        cursor: str | None = None,
     ) -> Page[Connector]:
         path = self._connectors_path(space_id, collection_id)
         filters = {
             "status": _validate_filter(status, "status"),
             "provider_slug": _validate_filter(provider_slug, "provider_slug"),
         }
-        return self._get_page(
-            path, Connector.from_api, limit=limit, offset=offset, cursor=cursor, filters=filters
-        )
-
-    def iter_connectors(
-        self, space_id: str, collection_id: str, *, page_size: int = 100, **filters: Any
-    ) -> Iterator[Connector]:
-        """Every connector of the collection, fetching pages lazily; filters as in :meth:`list_connectors`."""
-        self._connectors_path(space_id, collection_id)  # validate now, not at the first next()
-        _validate_limit(page_size, "page_size")
-        _check_filter_names(filters, {"status", "provider_slug"})
-
-        def fetch(offset: int, cursor: str | None) -> Page[Connector]:
-            return self.list_connectors(
-                space_id, collection_id, limit=page_size, offset=offset, cursor=cursor, **filters
-            )
-
-        return self._iterate(fetch)
+        return self._get_page(path, Connector.from_api, limit=limit, offset=offset, filters=filters)
 
     def get_connector(self, space_id: str, collection_id: str, connector_id: str) -> Connector:
         result = self._send("GET", self._connectors_path(space_id, collection_id, connector_id))
@@ -319,18 +308,10 @@ class AimableClient:
         parent_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
-        cursor: str | None = None,
     ) -> Page[BrowseItem]:
         path = self._connectors_path(space_id, collection_id, connector_id, "browse")
         parent = _validate_parent_id(parent_id)
-        return self._get_page(
-            path,
-            BrowseItem.from_api,
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-            extra_params={"parent_id": parent},
-        )
+        return self._get_page(path, BrowseItem.from_api, limit=limit, offset=offset, extra_params={"parent_id": parent})
 
     # ----- syncs ------------------------------------------------------------------------------------
 
@@ -343,37 +324,10 @@ class AimableClient:
         limit: int = 20,
         offset: int = 0,
         status: str | None = None,
-        cursor: str | None = None,
     ) -> Page[Sync]:
         path = self._connectors_path(space_id, collection_id, connector_id, "sync")
-        return self._get_page(
-            path,
-            Sync.from_api,
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-            filters={"status": _validate_filter(status, "status")},
-        )
-
-    def iter_syncs(
-        self, space_id: str, collection_id: str, connector_id: str, *, page_size: int = 100, **filters: Any
-    ) -> Iterator[Sync]:
-        self._connectors_path(space_id, collection_id, connector_id)
-        _validate_limit(page_size, "page_size")
-        _check_filter_names(filters, {"status"})
-
-        def fetch(offset: int, cursor: str | None) -> Page[Sync]:
-            return self.list_syncs(
-                space_id,
-                collection_id,
-                connector_id,
-                limit=page_size,
-                offset=offset,
-                cursor=cursor,
-                **filters,
-            )
-
-        return self._iterate(fetch)
+        filters = {"status": _validate_filter(status, "status")}
+        return self._get_page(path, Sync.from_api, limit=limit, offset=offset, filters=filters)
 
     def trigger_sync(self, space_id: str, collection_id: str, connector_id: str) -> Sync:
         """Start a sync. Never retried: a lost answer must not start a second sync."""
@@ -416,9 +370,7 @@ class AimableClient:
 
     # ----- internals --------------------------------------------------------------------------------
 
-    def _connectors_path(
-        self, space_id: str, collection_id: str, connector_id: str | None = None, *rest: str
-    ) -> str:
+    def _connectors_path(self, space_id: str, collection_id: str, connector_id: str | None = None, *rest: str) -> str:
         space = validate_uuid(space_id, "space_id")
         collection = validate_uuid(collection_id, "collection_id")
         path = f"/v1/spaces/{space}/collections/{collection}/connectors"
@@ -435,19 +387,10 @@ class AimableClient:
         *,
         limit: int,
         offset: int,
-        cursor: str | None,
         filters: dict[str, str | None] | None = None,
         extra_params: dict[str, str | None] | None = None,
     ) -> Page[T]:
-        limit = _validate_limit(limit)
-        offset = _validate_offset(offset)
-        if cursor is not None and (not isinstance(cursor, str) or len(cursor) > 2048):
-            raise ValueError("cursor must be a string of at most 2048 characters.")
-        params: dict[str, Any] = {"limit": limit}
-        if cursor:
-            params["cursor"] = cursor  # with a cursor, an offset would skip twice
-        else:
-            params["offset"] = offset
+        params: dict[str, Any] = {"limit": _validate_limit(limit), "offset": _validate_offset(offset)}
         active_filters = {k: v for k, v in (filters or {}).items() if v is not None}
         params.update(active_filters)
         params.update({k: v for k, v in (extra_params or {}).items() if v is not None})
@@ -458,9 +401,7 @@ class AimableClient:
             items = [parser(obj) for obj in envelope.items]
             # The server may ignore filters it does not know: apply them here as well.
             kept = [
-                item
-                for item in items
-                if all(getattr(item, name) == value for name, value in active_filters.items())
+                item for item in items if all(getattr(item, name) == value for name, value in active_filters.items())
             ]
             return Page(
                 items=kept,
@@ -471,30 +412,9 @@ class AimableClient:
                 has_more=envelope.has_more,
                 fetched=len(items),
                 request_id=result.request_id,
-                fetched_ids=tuple(str(getattr(item, "id", "")) for item in items),
             )
 
         return self._parse(result, build)
-
-    @staticmethod
-    def _iterate(fetch: Callable[[int, str | None], Page[T]]) -> Iterator[T]:
-        offset, cursor = 0, None
-        seen_cursors: set[str] = set()
-        previous_ids: tuple[str, ...] | None = None
-        while True:
-            page = fetch(offset, cursor)
-            if page.fetched_ids and page.fetched_ids == previous_ids:
-                return  # the server ignores paging and repeats itself: stop rather than loop forever
-            previous_ids = page.fetched_ids
-            yield from page.items
-            if not page.has_next:
-                return
-            if page.next_cursor:
-                if page.next_cursor in seen_cursors:
-                    return
-                seen_cursors.add(page.next_cursor)
-            cursor = page.next_cursor  # a page without one goes back to offsets
-            offset = page.next_offset
 
     def _parse(self, result: _Result, build: Callable[[Any], T]) -> T:
         try:
@@ -527,18 +447,11 @@ class AimableClient:
         tolerate_non_json: bool = False,
         not_found_on_retry_ok: bool = False,
     ) -> _Result:
-        """One logical call: attempts, backoff and the deadline.
-
-        ``retry`` defaults to True for GET and DELETE. Retried conditions: connection errors, timeouts,
-        502/503/504 and 429 (honouring Retry-After up to ``retry_after_cap``).
-        """
-        if retry is None:
-            retry = method in ("GET", "DELETE")
+        """One logical call: attempts (:meth:`_request_once`), the retry decision (:meth:`_should_retry`), the
+        wait between attempts (:meth:`_sleep_time`) and the deadline over all of them."""
         request_id = uuid.uuid4().hex
         self.last_request_id = request_id
         all_headers = {**self._headers(request_id), **(headers or {})}
-        url = self.base_url + path
-        session = self._session or shared_session()
         deadline_at = self._clock() + self.deadline
         attempt = 0
         while True:
@@ -546,54 +459,87 @@ class AimableClient:
             remaining = deadline_at - self._clock()
             if remaining <= 0:
                 raise self._deadline_error(request_id)
-            started = self._clock()
-            response: requests.Response | None = None
-            error: AimableError | None = None
             try:
-                response = session.request(
+                response = self._request_once(
                     method,
-                    url,
+                    path,
                     params=params,
                     json=json,
                     headers=all_headers,
-                    timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
-                    allow_redirects=False,  # a redirect would carry X-API-Key to wherever it points
+                    remaining=remaining,
+                    attempt=attempt,
+                    request_id=request_id,
                 )
-            except requests.Timeout as exc:
-                error = UpstreamTimeoutError(request_id=request_id)
-                error.__cause__ = exc
-            except requests.ConnectionError as exc:
-                error = UnavailableError(request_id=request_id)
-                error.__cause__ = exc
             except requests.RequestException as exc:
-                error = UnavailableError(request_id=request_id)
-                error.retryable = False  # e.g. an invalid URL: repeating it cannot help
-                error.__cause__ = exc
-            outcome = str(response.status_code) if response is not None else type(error.__cause__).__name__
-            self._log(method, path, outcome, started, attempt, request_id)
-
-            if response is not None:
+                error = _transport_error(exc, request_id)
+            else:
                 if 200 <= response.status_code < 300:
                     return self._success(response, request_id, parse_body, tolerate_non_json)
                 if not_found_on_retry_ok and attempt > 1 and response.status_code == 404:
                     return _Result(status=response.status_code, body=None, request_id=request_id)
                 error = error_from_response(response, request_id=request_id)
                 error.redact(self._api_key or "")
-            assert error is not None
 
-            if not (retry and error.retryable and attempt <= self.max_retries):
+            if not self._should_retry(error, attempt, method=method, retry=retry):
                 raise error
-            delay = self.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311
-            if isinstance(error, RateLimitedError) and error.retry_after is not None:
-                if error.retry_after > self.retry_after_cap:
-                    raise error
-                delay = error.retry_after
-            remaining = deadline_at - self._clock()
-            if delay >= remaining:
+            delay = self._sleep_time(error, attempt)
+            if delay >= deadline_at - self._clock():
                 if isinstance(error, RateLimitedError):
                     raise error
                 raise self._deadline_error(request_id) from error
             self._sleep(delay)
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str],
+        remaining: float,
+        attempt: int,
+        request_id: str,
+    ) -> requests.Response:
+        """One HTTP attempt within the ``remaining`` seconds of the deadline, logged; transport failures raise."""
+        session = self._session or shared_session()
+        started = self._clock()
+        try:
+            response = session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
+                allow_redirects=False,  # a redirect would carry X-API-Key to wherever it points
+            )
+        except requests.RequestException as exc:
+            self._log(method, path, type(exc).__name__, started, attempt, request_id)
+            raise
+        self._log(method, path, str(response.status_code), started, attempt, request_id)
+        return response
+
+    def _should_retry(self, error: AimableError, attempt: int, *, method: str, retry: bool | None) -> bool:
+        """Whether to send the call again after ``attempt`` attempts failed with ``error``.
+
+        Only calls safe to repeat (``retry``, by default GET and DELETE), only errors that may pass
+        (connection errors, timeouts, 502/503/504, 429), at most ``max_retries`` times, and not when a 429 asks
+        for a longer wait than ``retry_after_cap``.
+        """
+        if retry is None:
+            retry = method in ("GET", "DELETE")
+        if not (retry and error.retryable and attempt <= self.max_retries):
+            return False
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after <= self.retry_after_cap
+        return True
+
+    def _sleep_time(self, error: AimableError, attempt: int) -> float:
+        """Seconds to wait before the next attempt: the 429's Retry-After, else exponential backoff with jitter."""
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after
+        return self.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311
 
     def _success(
         self, response: requests.Response, request_id: str, parse_body: bool, tolerate_non_json: bool
@@ -613,9 +559,7 @@ class AimableClient:
     def _deadline_error(request_id: str) -> UpstreamTimeoutError:
         return UpstreamTimeoutError("The Aimable API did not answer in time.", request_id=request_id)
 
-    def _log(
-        self, method: str, path: str, outcome: str, started: float, attempt: int, request_id: str
-    ) -> None:
+    def _log(self, method: str, path: str, outcome: str, started: float, attempt: int, request_id: str) -> None:
         duration_ms = (self._clock() - started) * 1000
         logger.info(
             "aimable %s %s -> %s in %.0fms (attempt %d, request_id %s)",

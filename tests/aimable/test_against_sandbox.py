@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from connectors.aimable import AimableClient, errors
-from connectors.sandbox import (
+from sandbox import (
     ARCHIVE_FOLDER_ID,
     ARCHIVE_SIZE,
     DEMO_COLLECTION_ID,
@@ -106,7 +106,6 @@ def test_sync_lifecycle_and_conflicts(sandbox_clean, api):
     done = api.get_sync(*IDS, DRIVE_CONNECTOR_ID, sync.id)
     assert done.status == "completed" and done.is_terminal and done.records_fetched > 0
     assert api.list_syncs(*IDS, DRIVE_CONNECTOR_ID, limit=1).items[0].id == sync.id
-    assert len(list(api.iter_syncs(*IDS, DRIVE_CONNECTOR_ID, page_size=2))) >= 2
 
     second = api.trigger_sync(*IDS, DRIVE_CONNECTOR_ID)
     cancelled = api.cancel_sync(*IDS, DRIVE_CONNECTOR_ID)

@@ -161,9 +161,7 @@ def test_list_collections(rsps, api):
         json={"data": [{"collection_id": COLLECTION, "space_id": SPACE, "name": "Docs"}]},
     )
     collections = api.list_collections(SPACE.upper())  # canonicalised to lowercase
-    assert collections == [
-        Collection(collection_id=COLLECTION, space_id=SPACE, name="Docs", description=None, raw={})
-    ]
+    assert collections == [Collection(collection_id=COLLECTION, space_id=SPACE, name="Docs", description=None, raw={})]
 
 
 # ----- connectors --------------------------------------------------------------------------------------
@@ -179,9 +177,7 @@ def test_list_connectors_sends_limit_offset_and_filters(rsps, api):
             )
         ],
     )
-    page = api.list_connectors(
-        SPACE, COLLECTION, limit=10, offset=20, status="active", provider_slug="google-drive"
-    )
+    page = api.list_connectors(SPACE, COLLECTION, limit=10, offset=20, status="active", provider_slug="google-drive")
     assert isinstance(page, Page)
     assert [c.id for c in page] == [CONNECTOR]
     assert page.total == 1 and page.limit == 10 and page.offset == 20
@@ -218,70 +214,6 @@ def test_negative_offset_refused(rsps, api):
     assert len(rsps.calls) == 0
 
 
-def test_iter_connectors_pages_by_offset_lazily(rsps, api):
-    first = [{**CONNECTOR_JSON, "id": f"c{i}"} for i in range(2)]
-    rsps.get(PREFIX, json=first, match=[matchers.query_param_matcher({"limit": "2", "offset": "0"})])
-    rsps.get(
-        PREFIX,
-        json=[{**CONNECTOR_JSON, "id": "c2"}],
-        match=[matchers.query_param_matcher({"limit": "2", "offset": "2"})],
-    )
-    iterator = api.iter_connectors(SPACE, COLLECTION, page_size=2)
-    assert len(rsps.calls) == 0  # lazy
-    assert next(iterator).id == "c0"
-    assert len(rsps.calls) == 1
-    assert [c.id for c in iterator] == ["c1", "c2"]
-    assert len(rsps.calls) == 2
-
-
-def test_iter_connectors_follows_cursor_and_has_more(rsps, api):
-    rsps.get(
-        PREFIX,
-        json={"data": [{**CONNECTOR_JSON, "id": "a"}], "next_cursor": "CUR1", "has_more": True},
-        match=[matchers.query_param_matcher({"limit": "100", "offset": "0"})],
-    )
-    rsps.get(
-        PREFIX,
-        json={"data": [{**CONNECTOR_JSON, "id": "b"}], "next_cursor": None, "has_more": False},
-        match=[matchers.query_param_matcher({"limit": "100", "cursor": "CUR1"})],
-    )
-    assert [c.id for c in api.iter_connectors(SPACE, COLLECTION)] == ["a", "b"]
-
-
-def test_iter_connectors_uses_meta_total(rsps, api):
-    rsps.get(
-        PREFIX,
-        json={"data": [{**CONNECTOR_JSON, "id": "a"}], "meta": {"total": 2}},
-        match=[matchers.query_param_matcher({"limit": "1", "offset": "0"})],
-    )
-    rsps.get(
-        PREFIX,
-        json={"data": [{**CONNECTOR_JSON, "id": "b"}], "meta": {"total": 2}},
-        match=[matchers.query_param_matcher({"limit": "1", "offset": "1"})],
-    )
-    assert [c.id for c in api.iter_connectors(SPACE, COLLECTION, page_size=1)] == ["a", "b"]
-    assert len(rsps.calls) == 2
-
-
-def test_iter_connectors_stops_when_server_ignores_offset(rsps, api):
-    rsps.get(PREFIX, json=[{**CONNECTOR_JSON, "id": "a"}])  # always the same full page
-    assert [c.id for c in api.iter_connectors(SPACE, COLLECTION, page_size=1)] == ["a"]
-    assert len(rsps.calls) == 2
-
-
-def test_iter_connectors_filters_locally(rsps, api):
-    rsps.get(PREFIX, json=[CONNECTOR_JSON, {**CONNECTOR_JSON, "id": "x", "status": "paused"}])
-    assert [c.id for c in api.iter_connectors(SPACE, COLLECTION, status="paused")] == ["x"]
-
-
-def test_iter_connectors_validates_eagerly(rsps, api):
-    from connectors.aimable import InvalidIdError
-
-    with pytest.raises(InvalidIdError):
-        api.iter_connectors("nope", COLLECTION)
-    assert len(rsps.calls) == 0
-
-
 def test_get_connector(rsps, api):
     rsps.get(CONNECTOR_URL, json={"data": CONNECTOR_JSON})
     connector = api.get_connector(SPACE, COLLECTION, CONNECTOR)
@@ -314,9 +246,7 @@ def test_create_connector(rsps, api):
 
 def test_create_connector_omits_missing_scope(rsps, api):
     rsps.post(PREFIX, status=201, json={"data": CONNECTOR_JSON})
-    api.create_connector(
-        SPACE, COLLECTION, provider_slug="slack", credential={"t": "x"}, idempotency_key="k1"
-    )
+    api.create_connector(SPACE, COLLECTION, provider_slug="slack", credential={"t": "x"}, idempotency_key="k1")
     assert "scope_config" not in json.loads(only_call(rsps).body)
 
 
@@ -421,20 +351,6 @@ def test_list_syncs_default_limit_and_status_filter(rsps, api):
         match=[matchers.query_param_matcher({"limit": "20", "offset": "0", "status": "failed"})],
     )
     assert [s.id for s in api.list_syncs(SPACE, COLLECTION, CONNECTOR, status="failed")] == ["s2"]
-
-
-def test_iter_syncs(rsps, api):
-    rsps.get(
-        f"{CONNECTOR_URL}/sync",
-        json={"data": [SYNC_JSON], "has_more": True},
-        match=[matchers.query_param_matcher({"limit": "1", "offset": "0"})],
-    )
-    rsps.get(
-        f"{CONNECTOR_URL}/sync",
-        json={"data": [{**SYNC_JSON, "id": "s2"}], "has_more": False},
-        match=[matchers.query_param_matcher({"limit": "1", "offset": "1"})],
-    )
-    assert [s.id for s in api.iter_syncs(SPACE, COLLECTION, CONNECTOR, page_size=1)] == [SYNC, "s2"]
 
 
 @pytest.mark.parametrize("status", [200, 201, 202])
@@ -550,17 +466,3 @@ def test_bad_list_shapes(rsps, api, body):
     rsps.get(PREFIX, body=body)
     with pytest.raises(BadResponseError):
         api.list_connectors(SPACE, COLLECTION)
-
-
-def test_iterator_stops_when_a_repeated_page_is_entirely_filtered_out(rsps, api):
-    rsps.get(PREFIX, json=[{**CONNECTOR_JSON, "id": "a", "status": "active"}])  # offset ignored
-    assert list(api.iter_connectors(SPACE, COLLECTION, page_size=1, status="paused")) == []
-    assert len(rsps.calls) == 2
-
-
-def test_iterators_refuse_unknown_filters_eagerly(rsps, api):
-    with pytest.raises(TypeError, match="colour"):
-        api.iter_connectors(SPACE, COLLECTION, colour="red")
-    with pytest.raises(TypeError, match="provider_slug"):
-        api.iter_syncs(SPACE, COLLECTION, CONNECTOR, provider_slug="slack")
-    assert len(rsps.calls) == 0

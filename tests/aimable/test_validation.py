@@ -83,13 +83,10 @@ def calls(api):
     return [
         ({"space"}, lambda s, c, k, y: api.list_collections(s)),
         ({"space", "collection"}, lambda s, c, k, y: api.list_connectors(s, c)),
-        ({"space", "collection"}, lambda s, c, k, y: api.iter_connectors(s, c)),
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.get_connector(s, c, k)),
         (
             {"space", "collection"},
-            lambda s, c, k, y: api.create_connector(
-                s, c, provider_slug="slack", credential={}, idempotency_key="k"
-            ),
+            lambda s, c, k, y: api.create_connector(s, c, provider_slug="slack", credential={}, idempotency_key="k"),
         ),
         (
             {"space", "collection", "connector"},
@@ -98,7 +95,6 @@ def calls(api):
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.delete_connector(s, c, k)),
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.browse(s, c, k)),
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.list_syncs(s, c, k)),
-        ({"space", "collection", "connector"}, lambda s, c, k, y: api.iter_syncs(s, c, k)),
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.trigger_sync(s, c, k)),
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.get_sync(s, c, k, y)),
         ({"space", "collection", "connector"}, lambda s, c, k, y: api.cancel_sync(s, c, k)),
@@ -122,7 +118,7 @@ def test_bad_uuids_never_reach_the_network(rsps, api, bad, position):
 
 @pytest.mark.parametrize("bad", ["../x", "..", "a/b", "a?b=1", "%2e%2e", "%2F..%2F", "x/../../spaces"])
 def test_bad_connector_ids_never_reach_the_network(rsps, api, bad):
-    assert len(calls_taking(api, "connector")) == 9
+    assert len(calls_taking(api, "connector")) == 8
     for call in calls_taking(api, "connector"):
         with pytest.raises(InvalidIdError) as info:
             call(SPACE, COLLECTION, bad, SYNC)

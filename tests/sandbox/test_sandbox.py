@@ -6,7 +6,7 @@ import uuid
 import pytest
 import requests
 
-from connectors.sandbox import (
+from sandbox import (
     ARCHIVE_FOLDER_ID,
     ARCHIVE_SIZE,
     CREDENTIAL_ERROR,
@@ -202,7 +202,14 @@ def test_seeded_drive_connector(api):
     assert c["provider_slug"] == "google-drive" and c["status"] == "active"
     assert c["scope_config"] == {"folder_ids": DRIVE_SCOPE_FOLDER_IDS}
     assert set(c) == {
-        "id", "collection_id", "provider_slug", "principal_id", "scope_config", "status", "created_at", "updated_at",
+        "id",
+        "collection_id",
+        "provider_slug",
+        "principal_id",
+        "scope_config",
+        "status",
+        "created_at",
+        "updated_at",
     }
     syncs = api.get(f"{DRIVE}/sync").json()["data"]
     assert [s["status"] for s in syncs] == ["completed", "completed", "failed", "completed"]
@@ -238,20 +245,45 @@ def test_create_connector(sandbox_clean, api):
         ({"credential": {"access_token": "t"}}, ["body", "provider_slug"], "missing"),
         ({"provider_slug": "slack"}, ["body", "credential"], "missing"),
         ({"provider_slug": "slack", "credential": {}}, ["body", "credential", "access_token"], "missing"),
-        ({"provider_slug": "slack", "credential": {"access_token": ""}}, ["body", "credential", "access_token"],
-         "string_too_short"),
+        (
+            {"provider_slug": "slack", "credential": {"access_token": ""}},
+            ["body", "credential", "access_token"],
+            "string_too_short",
+        ),
         ({"provider_slug": "slack", "credential": "tok"}, ["body", "credential"], "model_attributes_type"),
-        ({"provider_slug": "slack", "credential": {"access_token": "t"}, "scope_config": []},
-         ["body", "scope_config"], "dict_type"),
-        ({"provider_slug": "google-drive", "credential": {"access_token": "t"}, "scope_config": {"folder_ids": "x"}},
-         ["body", "scope_config", "folder_ids"], "list_type"),
-        ({"provider_slug": "google-drive", "credential": {"access_token": "t"},
-          "scope_config": {"folder_ids": ["ok", ""]}}, ["body", "scope_config", "folder_ids", 1], "string_too_short"),
-        ({"provider_slug": "slack", "credential": {"access_token": "t"}, "scope_config": {"channel_ids": [5]}},
-         ["body", "scope_config", "channel_ids", 0], "string_type"),
-        ({"provider_slug": "github", "credential": {"access_token": "t"},
-          "scope_config": {"repositories": ["acme/ok", "not a repo"]}},
-         ["body", "scope_config", "repositories", 1], "string_pattern_mismatch"),
+        (
+            {"provider_slug": "slack", "credential": {"access_token": "t"}, "scope_config": []},
+            ["body", "scope_config"],
+            "dict_type",
+        ),
+        (
+            {"provider_slug": "google-drive", "credential": {"access_token": "t"}, "scope_config": {"folder_ids": "x"}},
+            ["body", "scope_config", "folder_ids"],
+            "list_type",
+        ),
+        (
+            {
+                "provider_slug": "google-drive",
+                "credential": {"access_token": "t"},
+                "scope_config": {"folder_ids": ["ok", ""]},
+            },
+            ["body", "scope_config", "folder_ids", 1],
+            "string_too_short",
+        ),
+        (
+            {"provider_slug": "slack", "credential": {"access_token": "t"}, "scope_config": {"channel_ids": [5]}},
+            ["body", "scope_config", "channel_ids", 0],
+            "string_type",
+        ),
+        (
+            {
+                "provider_slug": "github",
+                "credential": {"access_token": "t"},
+                "scope_config": {"repositories": ["acme/ok", "not a repo"]},
+            },
+            ["body", "scope_config", "repositories", 1],
+            "string_pattern_mismatch",
+        ),
     ],
 )
 def test_create_validation(api, body, loc, type_):
@@ -278,8 +310,8 @@ def test_idempotency(sandbox_clean, api):
     assert first.json()["data"]["id"] == again.json()["data"]["id"]
     assert api.get(CONNECTORS).json()["meta"]["total"] == 5
     r = create(api, {**body, "scope_config": {"channel_ids": ["C1"]}}, key="idem-1")
-    assert r.status_code == 409
-    assert r.json() == {"detail": "Idempotency-Key was already used with a different request body"}
+    assert r.status_code == 422  # the IETF Idempotency-Key draft; 409 is for the same key still in flight
+    assert r.json() == {"detail": "Idempotency-Key 'idem-1' was already used with a different request body"}
     # per principal: another user may use the same key
     other = Api(sandbox_clean, key=sandbox_clean.add_key("aim_other", "user-other"))
     r = create(other, body, key="idem-1")

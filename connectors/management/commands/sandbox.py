@@ -1,8 +1,24 @@
-"""`python manage.py sandbox`: run the Aimable API simulator (see connectors.sandbox)."""
+"""`python manage.py sandbox`: run the Aimable API simulator (the top-level `sandbox` package)."""
 
-from django.core.management.base import BaseCommand
+from types import ModuleType
 
-from connectors.sandbox.cli import add_arguments, run
+from django.core.management.base import BaseCommand, CommandError
+
+NOT_SHIPPED = (
+    "The sandbox is a development tool that ships only with the source checkout, not with the installed package: "
+    "run this command from the project folder of a checkout."
+)
+
+
+def sandbox_cli() -> ModuleType | None:
+    """The sandbox's command line, or None where it is not importable (an installed package)."""
+    try:
+        from sandbox import cli
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("sandbox", "sandbox.cli"):
+            raise
+        return None
+    return cli
 
 
 class Command(BaseCommand):
@@ -10,7 +26,18 @@ class Command(BaseCommand):
     requires_system_checks: list = []
 
     def add_arguments(self, parser):
-        add_arguments(parser)
+        cli = sandbox_cli()
+        if cli is not None:
+            cli.add_arguments(parser)
+
+    def run_from_argv(self, argv):
+        if sandbox_cli() is None:
+            # Without the sandbox its options are unknown: drop them so handle() says why, not argparse.
+            argv = argv[:2]
+        super().run_from_argv(argv)
 
     def handle(self, *args, **options):
-        run(options, out=self.stdout)
+        cli = sandbox_cli()
+        if cli is None:
+            raise CommandError(NOT_SHIPPED)
+        cli.run(options, out=self.stdout)

@@ -1,6 +1,6 @@
 """A simulator of the Aimable Collection Connectors API (standard library only, no Django).
 
-from connectors.sandbox import SandboxServer
+from sandbox import SandboxServer
 server = SandboxServer(port=0, quiet=True).start()   # server.url, server.admin_key, ...
 """
 

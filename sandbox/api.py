@@ -105,9 +105,7 @@ def check_uuid(errors: list, loc: list, value: str) -> str | None:
         return None
 
 
-def query_int(
-    errors: list, req: Request, name: str, default: int, ge: int | None = None, le: int | None = None
-):
+def query_int(errors: list, req: Request, name: str, default: int, ge: int | None = None, le: int | None = None):
     raw = req.query.get(name)
     if raw is None:
         return default
@@ -284,9 +282,7 @@ def _collection(state: SandboxState, req: Request, space_id: str, collection_id:
     return coll
 
 
-def _connector(
-    state: SandboxState, req: Request, space_id: str, collection_id: str, connector_id: str
-) -> dict:
+def _connector(state: SandboxState, req: Request, space_id: str, collection_id: str, connector_id: str) -> dict:
     _collection(state, req, space_id, collection_id)
     try:
         connector_id = str(uuid.UUID(connector_id))
@@ -361,8 +357,7 @@ def list_connectors(state: SandboxState, req: Request, space_id: str, collection
         found = [
             c
             for c in found
-            if (status is None or c["status"] == status)
-            and (provider is None or c["provider_slug"] == provider)
+            if (status is None or c["status"] == status) and (provider is None or c["provider_slug"] == provider)
         ]
         items = [state.connector_view(c) for c in _newest_first(found)]
     return page(items, limit, offset)
@@ -393,14 +388,14 @@ def create_connector(state: SandboxState, req: Request, space_id: str, collectio
     with state.lock:
         _collection(state, req, sid, cid)
         principal_id = req.principal["principal"]
-        fingerprint = hashlib.sha256(
-            json.dumps({"collection": cid, "body": body}, sort_keys=True).encode()
-        ).hexdigest()
+        fingerprint = hashlib.sha256(json.dumps({"collection": cid, "body": body}, sort_keys=True).encode()).hexdigest()
         key = (principal_id, idem)
         previous = state.idempotency.get(key)
         if previous is not None:
             if previous["fingerprint"] != fingerprint:
-                raise fail(409, "Idempotency-Key was already used with a different request body")
+                # 422 as the IETF Idempotency-Key draft says; its 409 (same key still in flight) cannot happen
+                # here, since the check and the create run under one lock.
+                raise fail(422, f"Idempotency-Key '{idem}' was already used with a different request body")
             return Response(201, copy.deepcopy(previous["payload"]), {"Idempotent-Replayed": "true"})
         now = state.now()
         c = {
@@ -522,9 +517,7 @@ def trigger_sync(state: SandboxState, req: Request, space_id: str, collection_id
     return Response(202, {"data": view})
 
 
-def get_sync(
-    state: SandboxState, req: Request, space_id: str, collection_id: str, connector_id: str, sync_id: str
-):
+def get_sync(state: SandboxState, req: Request, space_id: str, collection_id: str, connector_id: str, sync_id: str):
     errors: list = []
     sid, cid = _path_ids(errors, space_id, collection_id)
     raise_if(errors)

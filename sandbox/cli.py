@@ -1,4 +1,4 @@
-"""Command-line entry shared by `python -m connectors.sandbox` and `manage.py sandbox`."""
+"""Command-line entry shared by `python -m sandbox` and `manage.py sandbox`."""
 
 from __future__ import annotations
 
@@ -58,6 +58,6 @@ def run(options: dict, out=None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m connectors.sandbox", description="Aimable API sandbox")
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Aimable API sandbox")
     add_arguments(parser)
     run(vars(parser.parse_args(argv)))
