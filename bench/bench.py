@@ -33,7 +33,7 @@ PYTHON = sys.executable
 FIELD_KEY = "YmVuY2gtZmllbGQta2V5LTAxMjM0NTY3ODlhYmNkZWY="
 
 sys.path.insert(0, str(ROOT))
-from connectors.sandbox import DEMO_ADMIN_KEY, DEMO_SPACE_ID, EMPTY_COLLECTION_ID  # noqa: E402
+from sandbox import DEMO_ADMIN_KEY, DEMO_SPACE_ID, EMPTY_COLLECTION_ID  # noqa: E402
 
 
 def free_port() -> int:
@@ -88,7 +88,7 @@ class Stack:
             "SYNC_CACHE_SECONDS": str(cache_seconds),
             "PORT": str(self.console_port),
             "LOG_LEVEL": "WARNING",
-            # Plain HTTP on loopback, no proxy in front: as README's "Try the production setup" does.
+            # Plain HTTP on loopback, no proxy in front: as docs/deployment.md "Try the production setup" does.
             "SECURE_SSL_REDIRECT": "false",
             "SESSION_COOKIE_SECURE": "false",
             "TRUSTED_PROXY_COUNT": "0",
@@ -111,7 +111,7 @@ class Stack:
                 [
                     PYTHON,
                     "-m",
-                    "connectors.sandbox",
+                    "sandbox",
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -222,7 +222,7 @@ def start_sync(stack, connector_id):
 
 def measure_status_partial(stack, connector_id, sync_id, samples):
     console, upstream = stack.signed_in(), stack.upstream()
-    partial = stack.console + console_connectors_path() + f"{connector_id}/syncs/{sync_id}/?fragment=status"
+    partial = stack.console + console_connectors_path() + f"{connector_id}/syncs/{sync_id}/"
     direct = stack.sandbox + connectors_path() + f"/{connector_id}/sync/{sync_id}"
     for _ in range(10):  # warm up connections and caches of templates
         console.get(partial, headers={"HX-Request": "true"}, timeout=10).raise_for_status()
@@ -239,7 +239,7 @@ def measure_status_partial(stack, connector_id, sync_id, samples):
 
 
 def measure_pollers(stack, connector_id, sync_id, pollers, seconds):
-    partial = stack.console + console_connectors_path() + f"{connector_id}/syncs/{sync_id}/?fragment=status"
+    partial = stack.console + console_connectors_path() + f"{connector_id}/syncs/{sync_id}/"
     sessions = [stack.signed_in() for _ in range(pollers)]
     stack.clear_sandbox_requests()
     stop_at = time.monotonic() + seconds

@@ -23,7 +23,8 @@ def _event(*, user, action, connector_id="", provider_slug="", **fields) -> Audi
 @contextlib.contextmanager
 def audited(*, user, action, space_id=None, collection_id=None, connector_id="", provider_slug="", changes=None):
     """Records the action whether it succeeds or fails; the caller may fill ``event.connector_id`` and
-    ``event.changes`` once it knows them. Upstream errors are recorded and re-raised."""
+    ``event.changes`` once it knows them, or set ``event.skip`` when the success is one already recorded. Upstream
+    errors are recorded and re-raised."""
     event = _event(
         user=user,
         action=action,
@@ -40,6 +41,8 @@ def audited(*, user, action, space_id=None, collection_id=None, connector_id="",
         event.error = f"{type(exc).__name__}: {exc.message}"[:2000]
         event.save()
         raise
+    if getattr(event, "skip", False):
+        return  # the caller found this success already recorded
     event.outcome = AuditEvent.Outcome.OK
     event.save()
 

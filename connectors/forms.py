@@ -2,8 +2,8 @@ import json
 import uuid
 
 from django import forms
-from django.core import signing
 
+from .idempotency import sign_idempotency_key, unsign_idempotency_key
 from .models import ApiKey
 from .providers import PROVIDERS, get_provider, provider_choices
 
@@ -186,9 +186,10 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
         help_text="Leave blank to keep the current one.",
     )
 
-    def __init__(self, *args, connector, provider, **kwargs):
+    def __init__(self, *args, connector, provider, kept_secret_hint="", **kwargs):
         super().__init__(*args, **kwargs)
         self.connector = connector
+        self.kept_secret_hint = kept_secret_hint  # "••••abcd" when a token from a failed save is kept server-side
         self.add_scope_fields(provider, connector.scope_config)
         if connector.status in ("active", "paused"):
             self.initial.setdefault("status", connector.status)
@@ -202,12 +203,13 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("refresh_token") and not cleaned.get("access_token"):
+        if cleaned.get("refresh_token") and not cleaned.get("access_token") and not self.kept_secret_hint:
             self.add_error("access_token", "A new refresh token goes with a new access token.")
         return cleaned
 
-    def changes(self) -> dict:
-        """Only what changed, ready for PATCH."""
+    def changes(self, *, kept_credential: dict | None = None) -> dict:
+        """Only what changed, ready for PATCH. ``kept_credential``: what was typed in a failed try, kept
+        server-side; what is typed now goes over it."""
         patch = {}
         scope = self.scope_config()
         # An empty list upstream shows as an empty field, which scope_config() leaves out: not a change.
@@ -221,10 +223,10 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
         status = self.cleaned_data.get("status")
         if status and status != self.connector.status:
             patch["status"] = status
-        if self.cleaned_data.get("access_token"):
-            patch["credential"] = {
-                k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)
-            }
+        typed = {k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)}
+        credential = {**(kept_credential or {}), **typed}
+        if credential.get("access_token"):
+            patch["credential"] = credential
         return patch
 
 
@@ -268,20 +270,3 @@ def _describe(item, loc, form=None, target=None) -> str:
         if int(index) < len(values):
             label += f', "{values[int(index)][:100]}"'
     return f"{label}: {msg}"
-
-
-_IDEMPOTENCY_SALT = "connectors.create.idempotency"
-
-
-def sign_idempotency_key(user) -> str:
-    return signing.dumps({"k": uuid.uuid4().hex, "u": user.pk}, salt=_IDEMPOTENCY_SALT, compress=False)
-
-
-def unsign_idempotency_key(token: str, user, max_age: int = 60 * 60 * 24) -> str | None:
-    try:
-        data = signing.loads(token, salt=_IDEMPOTENCY_SALT, max_age=max_age)
-    except signing.BadSignature:
-        return None
-    if data.get("u") != user.pk or not isinstance(data.get("k"), str):
-        return None
-    return data["k"]

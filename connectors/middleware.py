@@ -8,7 +8,9 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
+from django_htmx.http import HTMX_STOP_POLLING
 
 from .aimable import errors
 from .audit import record_denied
@@ -45,8 +47,12 @@ class RequestIdMiddleware:
                 response.status_code,
                 duration_ms,
                 # Fields of their own in JSON logs (LOG_FORMAT=json).
-                extra={"method": request.method, "path": request.path, "status": response.status_code,
-                       "duration_ms": duration_ms},
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
             )
             return response
         finally:
@@ -66,7 +72,9 @@ _UPSTREAM_PAGES = {
 
 
 class UpstreamErrorMiddleware:
-    """Turns upstream failures that a view did not handle into a readable page: never a 500, never a traceback."""
+    """Renders every upstream failure a view did not show in place: page errors (a rejected key, no permission,
+    not found) and any in-place error the view had no place for. The same way on every page and every partial;
+    never a 500, never a traceback."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -76,6 +84,8 @@ class UpstreamErrorMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, ApiKeyMissing):
+            if request.htmx:
+                return upstream_error_response(request, exception)
             messages.info(request, "Store your Aimable API key first: every request to Aimable is made with it.")
             url = reverse("api_keys") + "?" + urlencode({"next": request.get_full_path()})
             return redirect(url)
@@ -90,21 +100,33 @@ class UpstreamErrorMiddleware:
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token", "secret", "password", "client_secret"})
 
 
-def upstream_error_response(request, exception, *, template="errors/upstream.html"):
-    title, status = next(
-        ((t, s) for cls, (t, s) in _UPSTREAM_PAGES.items() if isinstance(exception, cls)),
-        ("The Aimable API had a problem", 502),
-    )
-    logger.warning("upstream error %s on %s: %s", type(exception).__name__, request.path, exception)
+def upstream_error_response(request, exception):
+    if isinstance(exception, ApiKeyMissing):
+        title, status = "No API key stored", 403
+    else:
+        title, status = next(
+            ((t, s) for cls, (t, s) in _UPSTREAM_PAGES.items() if isinstance(exception, cls)),
+            ("The Aimable API had a problem", 502),
+        )
+        logger.warning("upstream error %s on %s: %s", type(exception).__name__, request.path, exception)
     context = {
         "title": title,
         "error": exception,
         "is_auth_error": isinstance(exception, errors.AuthenticationError),
+        "is_key_missing": isinstance(exception, ApiKeyMissing),
         # Asking again does not make a missing collection appear: say what to check instead of "Try again".
         "is_not_found": isinstance(exception, errors.NotFoundError),
         "is_denied": isinstance(exception, errors.PermissionDeniedError),
-        "retry_url": request.get_full_path(),
+        # From a part of a page, "Try again" reloads the page the user is on, not the part.
+        "retry_url": (request.htmx.current_url_abs_path or "") if request.htmx else request.get_full_path(),
     }
+    if request.htmx:
+        # A fragment in place of the part that asked; the page around it stays. Asking again cannot fix a page
+        # error, so a polling part stops for good (286) and says why.
+        stop = not isinstance(exception, errors.InPlaceError)
+        response = render(request, "errors/upstream.html#banner", context, status=HTMX_STOP_POLLING if stop else 200)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
     if request.method == "POST":
         # "Try again" sends the same form again, so that the user's input is not lost; typed secrets are not
         # put into the page (they are typed again).
@@ -115,10 +137,7 @@ def upstream_error_response(request, exception, *, template="errors/upstream.htm
             for value in values
         ]
         context["retry_dropped_secret"] = any(request.POST.get(name) for name in _SECRET_FIELDS)
-    if request.htmx:
-        # A fragment: the page around it stays as it is.
-        return render(request, "errors/upstream.html#banner", context, status=200)
-    response = render(request, template, context, status=status)
+    response = render(request, "errors/upstream.html", context, status=status)
     retry_after = getattr(exception, "retry_after", None)
     if retry_after:
         response["Retry-After"] = str(int(retry_after))

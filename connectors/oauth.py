@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 from . import pending
-from .forms import unsign_idempotency_key
+from .idempotency import unsign_idempotency_key
 from .providers import OAuthSpec, Provider, TokenResponseError, get_provider
 
 logger = logging.getLogger("connectors.oauth")

@@ -39,3 +39,19 @@ def drop(request, key: str) -> None:
 def masked(credential: dict | None) -> str:
     token = (credential or {}).get("access_token") or ""
     return f"••••{token[-4:]}" if len(token) >= 8 else ("••••" if token else "")
+
+
+SECRET_FIELDS = ("access_token", "refresh_token")
+_MAX_SECRET_LENGTH = 4096
+
+
+def keep_typed(request, key: str, data, kept: dict | None = None) -> dict:
+    """Password inputs are never echoed back: keep what was typed in them (over what was kept before) for the
+    form's next try. Returns the credential now kept (empty when there is none)."""
+    typed = {
+        name: value for name in SECRET_FIELDS if 0 < len(value := (data.get(name) or "").strip()) <= _MAX_SECRET_LENGTH
+    }
+    credential = {**(kept or {}), **typed}
+    if credential:
+        keep(request, key, credential)
+    return credential

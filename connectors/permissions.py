@@ -30,7 +30,8 @@ CHANGES = {
     "connector_edit": AuditEvent.Action.CONNECTOR_UPDATE,
     "connector_delete": AuditEvent.Action.CONNECTOR_DELETE,
     "connector_browse": AuditEvent.Action.SCOPE_UPDATE,  # its POST; its GET (the tree) is for everyone
-    "sync_list": lambda r: AuditEvent.Action.SYNC_RETRY if r.POST.get("retry_of") else AuditEvent.Action.SYNC_TRIGGER,
+    "sync_trigger": AuditEvent.Action.SYNC_TRIGGER,
+    "sync_retry": AuditEvent.Action.SYNC_RETRY,
     "sync_cancel": AuditEvent.Action.SYNC_CANCEL,
     "oauth_start": _oauth_start_action,
     "oauth_callback": AuditEvent.Action.CREDENTIAL_UPDATE,  # a GET that finishes a Connect or a Reconnect
@@ -49,6 +50,7 @@ READ_PAGES = {
     "connector_list",
     "connector_detail",
     "sync_latest",
+    "sync_list",
     "sync_detail",
     "healthz",
     "password_change_done",

@@ -1,27 +1,40 @@
-"""Reads of sync state, cached briefly so that many tabs watching one sync cost about one upstream read per
-polling interval.
+"""Reads: every upstream read a page makes, and the console's own reads (recent collections, the audit log).
 
-Every cache key includes a fingerprint of the user's credential: a response fetched with one key is never served
-to a request made with another. With REDIS_URL set the cache is shared by every web process.
+Views call these and render; none of them knows about requests or templates. Page-level upstream errors (a
+rejected key, no permission, not found) are left to propagate: the middleware renders them.
+
+Sync state is cached briefly so that many tabs watching one sync cost about one upstream read per polling
+interval. Every cache key includes a fingerprint of the user's credential: a response fetched with one key is
+never served to a request made with another. With REDIS_URL set the cache is shared by every web process.
 """
 
+from __future__ import annotations
+
+import logging
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
-from django.utils.crypto import salted_hmac
+from django.db.models import QuerySet
+from django.utils import timezone
 
-from .aimable.types import Sync
+from .aimable import errors
+from .aimable.client import AimableClient
+from .aimable.types import BrowseItem, Collection, Connector, Page, Space, Sync
+from .models import AuditEvent, RecentCollection
+from .providers import Provider, get_provider, unknown_provider
+from .upstream import anonymous_client
+
+logger = logging.getLogger(__name__)
 
 # A read is fresh for a bit less than one polling interval (settings.SYNC_CACHE_SECONDS); it is kept longer as the
 # last copy, for the "reconnecting" view and for the requests that lose the race to refresh it.
 STALE_SECONDS = 120
 TERMINAL_SECONDS = 3600
 LOCK_SECONDS = 5
-
-
-def credential_fingerprint(secret: str, auth_scheme: str) -> str:
-    return salted_hmac("connectors.selectors.credential", f"{auth_scheme}:{secret}").hexdigest()[:32]
 
 
 def _key(fp, *parts):
@@ -127,3 +140,304 @@ def sync_progress(*, fingerprint, sync: Sync, now: float | None = None) -> dict:
         return {"stalled": False, "still_for": 0}
     still_for = now - seen["since"]
     return {"stalled": still_for >= settings.SYNC_STALL_SECONDS, "still_for": still_for}
+
+
+# ----- sync status: the fresh read, else the last copy ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What a status partial shows: the sync (or the last copy while Aimable fails), and how it is doing."""
+
+    sync: Sync | None
+    sync_id: str = ""
+    progress: dict = field(default_factory=dict)
+    reconnecting: bool = False
+    error: errors.AimableError | None = None
+
+    @property
+    def running_for(self) -> timedelta | None:
+        sync = self.sync
+        if sync is None or sync.is_terminal or sync.created_at is None:
+            return None
+        return datetime.now(UTC) - sync.created_at
+
+    @property
+    def failure_reason(self) -> str:
+        sync = self.sync
+        if sync is None or sync.status.lower() not in ("failed", "error"):
+            return ""
+        metadata = sync.metadata or {}
+        reason = metadata.get("error") or metadata.get("message") or metadata.get("detail") or ""
+        return str(reason) if reason else "Aimable gave no reason."
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will change: polling can stop for good."""
+        return self.sync is not None and self.sync.is_terminal and not self.reconnecting
+
+
+def _with_progress(client: AimableClient, sync: Sync | None, *, sync_id: str = "", **kwargs) -> SyncStatus:
+    progress = sync_progress(fingerprint=client.cache_fingerprint, sync=sync) if sync else {}
+    return SyncStatus(sync=sync, sync_id=sync.id if sync else sync_id, progress=progress, **kwargs)
+
+
+def sync_status(
+    *, client: AimableClient, space_id: str, collection_id: str, connector_id: str, sync_id: str
+) -> SyncStatus:
+    """One sync for a polled partial: a fresh (cached) read, else the last copy, marked "reconnecting".
+
+    A sync that does not exist, a rejected key or a missing permission is a page error (raised).
+    """
+    try:
+        sync = sync_get(
+            client=client,
+            fingerprint=client.cache_fingerprint,
+            space_id=space_id,
+            collection_id=collection_id,
+            connector_id=connector_id,
+            sync_id=sync_id,
+        )
+    except errors.NotFoundError as exc:
+        raise exc.reword("No such sync for this connector.") from None
+    except errors.InPlaceError as exc:
+        stale = sync_get_stale(fingerprint=client.cache_fingerprint, connector_id=connector_id, sync_id=sync_id)
+        return _with_progress(client, stale, sync_id=sync_id, reconnecting=True, error=exc)
+    return _with_progress(client, sync)
+
+
+def sync_latest_status(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> SyncStatus:
+    """A connector's latest sync, for a row of a list: a fresh (cached) read, else the last copy."""
+    try:
+        sync = sync_latest(
+            client=client,
+            fingerprint=client.cache_fingerprint,
+            space_id=space_id,
+            collection_id=collection_id,
+            connector_id=connector_id,
+        )
+    except errors.InPlaceError as exc:
+        stale = sync_latest_stale(fingerprint=client.cache_fingerprint, connector_id=connector_id)
+        return _with_progress(client, stale, reconnecting=True, error=exc)
+    return _with_progress(client, sync)
+
+
+def running_sync(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> Sync | None:
+    """The sync that is running now, if the latest few show one; ``None`` when unknown."""
+    try:
+        page = client.list_syncs(space_id, collection_id, connector_id, limit=5)
+    except errors.InPlaceError:
+        return None
+    return next((s for s in page.items if not s.is_terminal), None)
+
+
+@dataclass(frozen=True)
+class RecentSyncs:
+    """The syncs panel of a connector's page."""
+
+    recent: list[Sync]
+    has_more: bool
+    latest: SyncStatus | None
+
+
+def sync_recent(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> RecentSyncs:
+    page = client.list_syncs(space_id, collection_id, connector_id, limit=5)
+    latest = _with_progress(client, page.items[0]) if page.items else None
+    return RecentSyncs(recent=list(page.items), has_more=page.has_next, latest=latest)
+
+
+def sync_page(
+    *,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    connector_id: str,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+) -> Page[Sync]:
+    return client.list_syncs(space_id, collection_id, connector_id, limit=limit, offset=offset, status=status)
+
+
+# ----- spaces, collections, connectors -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpaceCollections:
+    space: Space
+    collections: list[Collection]
+    error: errors.AimableError | None = None
+
+
+def spaces_with_collections(*, client: AimableClient) -> list[SpaceCollections]:
+    """Every space the key lists, each with its collections. One space's collections failing does not hide the
+    others: that space says why. A rejected key fails the whole read."""
+    entries = []
+    for space in client.list_spaces():
+        try:
+            entries.append(SpaceCollections(space, client.list_collections(space.space_id)))
+        except (errors.InPlaceError, errors.PermissionDeniedError, errors.NotFoundError) as exc:
+            entries.append(SpaceCollections(space, [], exc))
+    return entries
+
+
+def recent_collections(*, user: AbstractBaseUser, limit: int = 10) -> QuerySet[RecentCollection]:
+    return RecentCollection.objects.filter(user=user)[:limit]
+
+
+@dataclass(frozen=True)
+class CollectionNames:
+    space_name: str
+    collection_name: str
+    seen_lately: bool  # opened in the last minute with its names known: no need to record the visit again
+
+
+def collection_names(
+    *, user: AbstractBaseUser, client: AimableClient, space_id: str, collection_id: str
+) -> CollectionNames:
+    """Names for the breadcrumb, remembered per user so that only the first visit asks the upstream."""
+    recent = RecentCollection.objects.filter(user=user, space_id=space_id, collection_id=collection_id).first()
+    space_name = recent.space_name if recent else ""
+    collection_name = recent.collection_name if recent else ""
+    if not collection_name:
+        try:
+            collection_name = next(
+                (c.name or "" for c in client.list_collections(space_id) if str(c.collection_id) == collection_id), ""
+            )
+            space_name = next((s.name or "" for s in client.list_spaces() if str(s.space_id) == space_id), "")
+        except errors.AimableError:
+            pass  # names are a nicety: the page works without them, and its own read reports the real error
+    seen_lately = bool(recent and collection_name and (timezone.now() - recent.opened_at).total_seconds() < 60)
+    return CollectionNames(space_name=space_name, collection_name=collection_name, seen_lately=seen_lately)
+
+
+def connector_page(
+    *,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    provider_slug: str | None = None,
+) -> Page[Connector]:
+    return client.list_connectors(
+        space_id, collection_id, limit=limit, offset=offset, status=status, provider_slug=provider_slug
+    )
+
+
+def connector_get(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> Connector:
+    """The connector; a 404 says what is missing: the connector, or the space or collection around it."""
+    try:
+        return client.get_connector(space_id, collection_id, connector_id)
+    except errors.NotFoundError as exc:
+        if "connector" in exc.message.lower():
+            raise exc.reword("No such connector in this collection: it may have been deleted.") from None
+        # Aimable names what is missing (the space or the collection): say that, not "no such connector".
+        raise exc.reword(f"{exc.message.rstrip('.')}: check the space and collection IDs in the address.") from None
+
+
+def connector_or_none(
+    *, client: AimableClient, space_id: str, collection_id: str, connector_id: str
+) -> Connector | None:
+    """The connector, or ``None`` when Aimable says it is not there (e.g. already deleted)."""
+    try:
+        return client.get_connector(space_id, collection_id, connector_id)
+    except errors.NotFoundError:
+        return None
+
+
+def provider_of(connector: Connector) -> Provider:
+    return get_provider(connector.provider_slug) or unknown_provider(connector.provider_slug)
+
+
+# ----- browse ----------------------------------------------------------------------------------------------------
+
+BROWSE_PAGE = 50
+_TREE_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class BrowseLevel:
+    """One level of a connector's resource tree, with what the tree needs to tick the boxes."""
+
+    provider: Provider
+    scope_config: dict
+    page: Page[BrowseItem]
+
+
+def _tree_key(user: AbstractBaseUser, connector_id: str) -> str:
+    return f"browse-scope:{user.pk}:{connector_id}"
+
+
+def browse_level(
+    *,
+    user: AbstractBaseUser,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    connector_id: str,
+    parent_id: str | None,
+    offset: int = 0,
+    connector: Connector | None = None,
+) -> BrowseLevel:
+    """The children of ``parent_id`` (the top level when ``None``).
+
+    The connector's provider and scope are remembered for a few minutes, so that expanding a folder costs one
+    upstream call; pass ``connector`` when the page already has it.
+    """
+    key = _tree_key(user, connector_id)
+    if connector is None:
+        remembered = cache.get(key)
+        if remembered is None:
+            connector = connector_get(
+                client=client, space_id=space_id, collection_id=collection_id, connector_id=connector_id
+            )
+    if connector is not None:
+        remembered = {"provider": connector.provider_slug, "scope": connector.scope_config or {}}
+        cache.set(key, remembered, _TREE_SECONDS)
+    try:
+        page = client.browse(
+            space_id, collection_id, connector_id, parent_id=parent_id, limit=BROWSE_PAGE, offset=offset
+        )
+    except errors.NotFoundError as exc:
+        if parent_id and "connector" not in exc.message.lower():
+            raise exc.reword("No such folder in this connector.") from None
+        raise
+    provider = get_provider(remembered["provider"]) or unknown_provider(remembered["provider"])
+    return BrowseLevel(provider=provider, scope_config=remembered["scope"], page=page)
+
+
+# ----- the audit log ---------------------------------------------------------------------------------------------
+
+
+def audit_events(
+    *, username: str = "", connector_id: str = "", action: str = "", outcome: str = ""
+) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.all()
+    if username:
+        events = events.filter(username=username)
+    if connector_id:
+        events = events.filter(connector_id=connector_id)
+    if action in AuditEvent.Action.values:
+        events = events.filter(action=action)
+    if outcome in AuditEvent.Outcome.values:
+        events = events.filter(outcome=outcome)
+    return events
+
+
+def audit_usernames() -> QuerySet:
+    return AuditEvent.objects.order_by("username").values_list("username", flat=True).distinct()
+
+
+# ----- health ------------------------------------------------------------------------------------------------------
+
+
+def upstream_healthy() -> bool:
+    """Whether Aimable's health endpoint answers, within the health check's short budget."""
+    try:
+        anonymous_client().health()
+    except errors.AimableError as exc:
+        logger.warning("upstream health check failed: %s", exc)
+        return False
+    return True

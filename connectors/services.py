@@ -1,8 +1,12 @@
 """Writes. Each takes keyword arguments and does one thing a user asked for."""
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from .aimable import errors
+from .aimable.client import AimableClient
+from .aimable.types import Connector, Sync
 from .audit import audited
 from .models import ApiKey, AuditEvent, RecentCollection
 from .selectors import forget_connector_syncs, forget_sync
@@ -10,7 +14,7 @@ from .upstream import client_with_key
 
 
 @transaction.atomic
-def api_key_save(*, user, secret: str, auth_scheme: str, verified: bool) -> ApiKey:
+def api_key_save(*, user: AbstractBaseUser, secret: str, auth_scheme: str, verified: bool) -> ApiKey:
     key, _ = ApiKey.objects.select_for_update().get_or_create(
         user=user, defaults={"secret": secret, "auth_scheme": auth_scheme}
     )
@@ -26,12 +30,14 @@ def api_key_check(*, secret: str, auth_scheme: str) -> None:
     client_with_key(secret, auth_scheme).check_key()
 
 
-def api_key_delete(*, user) -> bool:
+def api_key_delete(*, user: AbstractBaseUser) -> bool:
     deleted, _ = ApiKey.objects.filter(user=user).delete()
     return bool(deleted)
 
 
-def recent_collection_touch(*, user, space_id, collection_id, space_name="", collection_name="") -> None:
+def recent_collection_touch(
+    *, user: AbstractBaseUser, space_id: str, collection_id: str, space_name: str = "", collection_name: str = ""
+) -> None:
     defaults = {"opened_at": timezone.now()}
     if space_name:
         defaults["space_name"] = space_name[:200]
@@ -45,7 +51,7 @@ def recent_collection_touch(*, user, space_id, collection_id, space_name="", col
     RecentCollection.objects.filter(pk__in=list(stale)).delete()
 
 
-def recent_collection_forget(*, user, space_id, collection_id) -> None:
+def recent_collection_forget(*, user: AbstractBaseUser, space_id: str, collection_id: str) -> None:
     """A collection that is not there (or not for this key) is not one to offer again."""
     RecentCollection.objects.filter(user=user, space_id=space_id, collection_id=collection_id).delete()
 
@@ -72,8 +78,16 @@ def _describe_scope_change(before: dict, after: dict) -> dict:
 
 
 def connector_create(
-    *, user, client, space_id, collection_id, provider_slug, credential, scope_config, idempotency_key
-):
+    *,
+    user: AbstractBaseUser,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    provider_slug: str,
+    credential: dict,
+    scope_config: dict,
+    idempotency_key: str,
+) -> Connector:
     with audited(
         user=user,
         action=AuditEvent.Action.CONNECTOR_CREATE,
@@ -91,10 +105,23 @@ def connector_create(
             idempotency_key=idempotency_key,
         )
         event.connector_id = connector.id
+        # The same Idempotency-Key again (a resubmit after success) gives back the same connector: recorded once.
+        event.skip = AuditEvent.objects.filter(
+            action=AuditEvent.Action.CONNECTOR_CREATE, outcome=AuditEvent.Outcome.OK, connector_id=connector.id
+        ).exists()
     return connector
 
 
-def connector_update(*, user, client, space_id, collection_id, connector, changes: dict, action=None):
+def connector_update(
+    *,
+    user: AbstractBaseUser,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    connector: Connector,
+    changes: dict,
+    action: str | None = None,
+) -> Connector:
     """PATCHes only ``changes``; the audit entry says what changed (a credential only as "replaced")."""
     described = {}
     if "scope_config" in changes:
@@ -119,7 +146,10 @@ def connector_update(*, user, client, space_id, collection_id, connector, change
         return client.update_connector(space_id, collection_id, connector.id, **changes)
 
 
-def connector_delete(*, user, client, space_id, collection_id, connector) -> None:
+def connector_delete(
+    *, user: AbstractBaseUser, client: AimableClient, space_id: str, collection_id: str, connector: Connector
+) -> bool:
+    """Deletes the connector; ``False`` when it was already gone (which is what the user wanted)."""
     with audited(
         user=user,
         action=AuditEvent.Action.CONNECTOR_DELETE,
@@ -128,14 +158,28 @@ def connector_delete(*, user, client, space_id, collection_id, connector) -> Non
         connector_id=connector.id,
         provider_slug=connector.provider_slug,
         changes={"scope_config": connector.scope_config or {}},
-    ):
-        client.delete_connector(space_id, collection_id, connector.id)
+    ) as event:
+        try:
+            client.delete_connector(space_id, collection_id, connector.id)
+        except errors.NotFoundError:
+            event.changes = {**event.changes, "already_deleted": True}
+            return False
+    return True
 
 
 # ----- syncs -------------------------------------------------------------------------------------------------
 
 
-def sync_trigger(*, user, client, space_id, collection_id, connector_id, provider_slug="", retry_of: str = ""):
+def sync_trigger(
+    *,
+    user: AbstractBaseUser,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    connector_id: str,
+    provider_slug: str = "",
+    retry_of: str = "",
+) -> Sync:
     """Starts a sync. Never retried automatically: there is no idempotency key for it."""
     action = AuditEvent.Action.SYNC_RETRY if retry_of else AuditEvent.Action.SYNC_TRIGGER
     with audited(
@@ -153,7 +197,16 @@ def sync_trigger(*, user, client, space_id, collection_id, connector_id, provide
     return sync
 
 
-def sync_cancel(*, user, client, space_id, collection_id, connector_id, provider_slug="", sync_id: str = ""):
+def sync_cancel(
+    *,
+    user: AbstractBaseUser,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    connector_id: str,
+    provider_slug: str = "",
+    sync_id: str = "",
+) -> Sync | None:
     with audited(
         user=user,
         action=AuditEvent.Action.SYNC_CANCEL,

@@ -1,10 +1,15 @@
 """Builds the Aimable client for a signed-in user, with that user's own key and the console's settings."""
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 from .aimable.client import AimableClient
 from .models import ApiKey
-from .selectors import credential_fingerprint
+
+
+def credential_fingerprint(secret: str, auth_scheme: str) -> str:
+    """Names a credential in cache keys without revealing it: one key's responses are never served to another."""
+    return salted_hmac("connectors.selectors.credential", f"{auth_scheme}:{secret}").hexdigest()[:32]
 
 
 class ApiKeyMissing(Exception):

@@ -3,9 +3,11 @@ from django.urls import path
 from .views import audit, browse, connectors, home, keys, syncs
 from .views import oauth as oauth_views
 
-collection = "spaces/<uuid:space_id>/collections/<uuid:collection_id>/connectors/"
-connector = collection + "<str:connector_id>/"
+collection = "spaces/<uuid:space_id>/collections/<uuid:collection_id>/"
+connector = collection + "connectors/<str:connector_id>/"
 
+# One URL, one job. No fixed word sits where an id can: a connector whose id is "new", or a sync whose id is
+# "latest", keeps its own page.
 urlpatterns = [
     path("", home.home, name="home"),
     path("settings/api-keys/", keys.api_keys, name="api_keys"),
@@ -14,14 +16,16 @@ urlpatterns = [
     path("settings/oauth/", oauth_views.oauth_settings, name="oauth_settings"),
     path("oauth/<slug:provider_slug>/start/", oauth_views.oauth_start, name="oauth_start"),
     path("oauth/<slug:provider_slug>/callback/", oauth_views.oauth_callback, name="oauth_callback"),
-    path(collection, connectors.connector_list, name="connector_list"),
-    path(collection + "new/", connectors.connector_create, name="connector_create"),
+    path(collection + "connectors/", connectors.connector_list, name="connector_list"),
+    path(collection + "new-connector/", connectors.connector_create, name="connector_create"),
     path(connector, connectors.connector_detail, name="connector_detail"),
     path(connector + "edit/", connectors.connector_edit, name="connector_edit"),
     path(connector + "delete/", connectors.connector_delete, name="connector_delete"),
     path(connector + "browse/", browse.connector_browse, name="connector_browse"),
+    path(connector + "sync/", syncs.sync_trigger, name="sync_trigger"),
+    path(connector + "sync/cancel/", syncs.sync_cancel, name="sync_cancel"),
+    path(connector + "sync/latest/", syncs.sync_latest, name="sync_latest"),
     path(connector + "syncs/", syncs.sync_list, name="sync_list"),
-    path(connector + "syncs/latest/", syncs.sync_latest, name="sync_latest"),
-    path(connector + "syncs/cancel/", syncs.sync_cancel, name="sync_cancel"),
     path(connector + "syncs/<str:sync_id>/", syncs.sync_detail, name="sync_detail"),
+    path(connector + "syncs/<str:sync_id>/retry/", syncs.sync_retry, name="sync_retry"),
 ]

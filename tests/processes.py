@@ -45,15 +45,17 @@ def closed_port() -> int:
     return free_port()
 
 
+# What a subprocess takes from the shell: where programs are, the user, the locale. Nothing the console reads.
+SHELL_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+
 def production_env(**overrides) -> dict[str, str]:
-    """The environment of a production process on this machine, behind a (simulated) PaaS router."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "OAUTH_", "AIMABLE_", "PYTEST")) and k not in ("DATABASE_URL", "REDIS_URL")
-    }
+    """The environment of a production process on this machine, behind a (simulated) PaaS router: these values
+    only, whatever the shell running the tests exports (hermetic)."""
+    env = {k: os.environ[k] for k in SHELL_VARIABLES if k in os.environ}
     env.update(
         {
+            "ENV_FILE": "",  # not the project's .env either
             "DEBUG": "false",
             "SECRET_KEY": SECRET_KEY,
             "FIELD_ENCRYPTION_KEYS": FIELD_KEY,
@@ -100,7 +102,7 @@ class Processes:
 
     def sandbox(self, port: int | None = None) -> str:
         port = port or free_port()
-        argv = [PYTHON, "-m", "connectors.sandbox", "--port", str(port), "--quiet", "--fail-rate", "0"]
+        argv = [PYTHON, "-m", "sandbox", "--port", str(port), "--quiet", "--fail-rate", "0"]
         proc = self.start("sandbox", [*argv, "--sync-seconds", "30"], env=production_env())
         url = f"http://127.0.0.1:{port}"
         self.wait(url + "/health", proc, "sandbox")
@@ -295,7 +297,7 @@ def collected_static(tmp_path_factory) -> Path:
 
 
 def prepare_database(env: dict, username: str = "admin", password: str = "a-long-test-password-42") -> None:
-    """`migrate`, then the first admin the README's way: createsuperuser with DJANGO_SUPERUSER_* variables."""
+    """`migrate`, then the first admin as docs/deployment.md does: createsuperuser with DJANGO_SUPERUSER_* variables."""
     manage("migrate", "--noinput", env=env, timeout=120)
     manage(
         "createsuperuser",

@@ -22,10 +22,14 @@ __all__ = [
     "BadResponseError",
     "ConflictError",
     "FieldError",
+    "IdempotencyKeyReusedError",
+    "InPlaceError",
     "InvalidIdError",
     "NotFoundError",
+    "PageError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "TransientError",
     "UnavailableError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -92,9 +96,7 @@ class AimableError(Exception):
     retryable: bool = False
     default_message = "The Aimable API returned an error."
 
-    def __init__(
-        self, message: str | None = None, *, status: int | None = None, request_id: str | None = None
-    ) -> None:
+    def __init__(self, message: str | None = None, *, status: int | None = None, request_id: str | None = None) -> None:
         self.message = message or self.default_message
         self.status = status
         self.request_id = request_id
@@ -105,9 +107,14 @@ class AimableError(Exception):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
-            f"request_id={self.request_id!r})"
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, request_id={self.request_id!r})"
         )
+
+    def reword(self, message: str) -> AimableError:
+        """Say what went wrong in the console's words (e.g. which object is missing); returns the error."""
+        self.message = message
+        self.args = (message,)
+        return self
 
     def redact(self, secret: str) -> None:
         """Remove ``secret`` from the message, in case the upstream echoed it back."""
@@ -116,23 +123,46 @@ class AimableError(Exception):
             self.args = (self.message,)
 
 
-class AuthenticationError(AimableError):
+# The one distinction views act on. A view catches ``InPlaceError`` when it can show the failure where it happened
+# (a 422 on its field, a 409, a banner with "Try again") and never catches ``PageError``:
+# connectors.middleware renders those, and any InPlaceError a view did not catch, the same way on every page.
+
+
+class PageError(AimableError):
+    """The whole page cannot be shown: the key, the permission or the object is wrong. Never caught by views."""
+
+
+class InPlaceError(AimableError):
+    """A failure the page can show in place: on a form field, as a notice, or as a banner with "Try again"."""
+
+
+class TransientError(InPlaceError):
+    """Aimable is down, slow, overloaded or answered nonsense: asking again later may work."""
+
+
+class AuthenticationError(PageError):
     default_message = "The Aimable API rejected the API key."
 
 
-class PermissionDeniedError(AimableError):
+class PermissionDeniedError(PageError):
     default_message = "The API key has no permission for this space or collection."
 
 
-class NotFoundError(AimableError):
+class NotFoundError(PageError):
     default_message = "Not found on the Aimable API."
 
 
-class ConflictError(AimableError):
+class ConflictError(InPlaceError):
     default_message = "The request conflicts with the current state on the Aimable API."
 
 
-class ValidationError(AimableError):
+class IdempotencyKeyReusedError(ConflictError):
+    """The Idempotency-Key was already used with a different request (IETF draft: 422; older servers: 409)."""
+
+    default_message = "This form was already sent once with other values."
+
+
+class ValidationError(InPlaceError):
     """422: ``errors`` holds one :class:`FieldError` per offending parameter."""
 
     default_message = "The Aimable API rejected the request as invalid."
@@ -149,7 +179,7 @@ class ValidationError(AimableError):
         super().__init__(message, status=status, request_id=request_id)
 
 
-class RateLimitedError(AimableError):
+class RateLimitedError(TransientError):
     retryable = True
     default_message = "The Aimable API is rate limiting requests; try again shortly."
 
@@ -165,20 +195,18 @@ class RateLimitedError(AimableError):
         super().__init__(message, status=status, request_id=request_id)
 
 
-class UpstreamError(AimableError):
+class UpstreamError(TransientError):
     """5xx or any unexpected status. 502/503/504 are retryable (gateway trouble), 500 is not."""
 
     default_message = "The Aimable API had a problem handling the request."
     RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
-    def __init__(
-        self, message: str | None = None, *, status: int | None = None, request_id: str | None = None
-    ) -> None:
+    def __init__(self, message: str | None = None, *, status: int | None = None, request_id: str | None = None) -> None:
         super().__init__(message, status=status, request_id=request_id)
         self.retryable = status in self.RETRYABLE_STATUSES
 
 
-class UnavailableError(AimableError):
+class UnavailableError(TransientError):
     """The API could not be reached: connection refused, DNS, TLS, timeouts, deadline exceeded."""
 
     retryable = True
@@ -189,7 +217,7 @@ class UpstreamTimeoutError(UnavailableError, TimeoutError):
     default_message = "The Aimable API did not answer in time."
 
 
-class BadResponseError(AimableError):
+class BadResponseError(TransientError):
     """A success status with a body that is not JSON or not the expected shape."""
 
     default_message = "The Aimable API returned a response the console could not read."
@@ -214,6 +242,8 @@ def error_from_response(response: requests.Response, *, request_id: str | None) 
         message = None  # {"detail": "Internal Server Error"} says nothing the clearer default does not
     cls = _STATUS_CLASSES.get(status)
 
+    if cls in (ConflictError, ValidationError) and _is_idempotency_reuse(message):
+        return IdempotencyKeyReusedError(message, status=status, request_id=request_id)
     if cls is ValidationError:
         errors = _field_errors(body) if is_json else []
         return ValidationError(message, errors=errors, status=status, request_id=request_id)
@@ -229,6 +259,15 @@ def error_from_response(response: requests.Response, *, request_id: str | None) 
         snippet = None if is_json else _snippet(response)
         message = _fallback_message(status, snippet)
     return UpstreamError(message, status=status, request_id=request_id)
+
+
+_IDEMPOTENCY_REUSE = re.compile(r"idempotency.?key.*(different|another|reuse|already used|mismatch)", re.IGNORECASE)
+
+
+def _is_idempotency_reuse(message: str | None) -> bool:
+    """A key sent again with another body: 422 in the IETF Idempotency-Key draft, 409 on older servers. A 409 that
+    does not say so is the other case the draft names: a request with the same key still in progress."""
+    return bool(message and _IDEMPOTENCY_REUSE.search(message))
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -1,8 +1,17 @@
+"""The console's markup written once: badges, times and the "Sync now" button, as ``format_html`` helpers used by
+the templates (as tags) and by the list rows built in Python (connectors/views/connectors.py)."""
+
+import re
 from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
+
+_CSS_TOKEN = re.compile(r"[^a-z0-9-]+")
 
 
 @register.filter
@@ -45,8 +54,6 @@ def moment(value: datetime | None, now: datetime) -> dict | None:
 @register.filter
 def ago(value: datetime | None) -> str:
     """ "3 hours ago", "just now"; a future time is shown as a date."""
-    from django.utils import timezone
-
     if value is None:
         return ""
     return moment(value, timezone.now())["text"]
@@ -57,3 +64,51 @@ def sentence(value) -> str:
     """Ends a message with a full stop, so the page's own words can follow it."""
     text = str(value or "").strip()
     return text if not text or text.endswith((".", "!", "?", ")")) else text + "."
+
+
+def badge_html(status: str | None, label: str | None = None, title: str = "") -> SafeString:
+    """A status badge; the class is derived from the status (whatever the upstream sent, it stays one CSS token)."""
+    css = _CSS_TOKEN.sub("-", str(status or "unknown").lower()).strip("-") or "unknown"
+    title_attr = format_html(' title="{}"', title) if title else ""
+    return format_html('<span class="badge badge-{}"{}>{}</span>', css, title_attr, label or status or "unknown")
+
+
+def when_html(value: datetime | None, now: datetime | None = None) -> SafeString:
+    """A <time> with the exact time as its tooltip and "3 hours ago" as its text; a dash when there is none."""
+    when = moment(value, now or timezone.now())
+    if when is None:
+        return format_html('<span class="muted">{}</span>', "—")
+    return format_html('<time datetime="{}" title="{}">{}</time>', when["iso"], when["title"], when["text"])
+
+
+def sync_now_html(url: str, *, form: str, provider_slug: str = "", small: bool = False) -> SafeString:
+    """The "Sync now" button; it submits the page's shared sync form (``{% sync_form %}``) to ``url``."""
+    return format_html(
+        '<button type="submit" form="{}" formaction="{}" name="provider_slug" value="{}"{}>Sync now</button>',
+        form,
+        url,
+        provider_slug,
+        SafeString(' class="small"') if small else "",
+    )
+
+
+@register.simple_tag
+def badge(status, label=None, title="") -> SafeString:
+    return badge_html(status, label, title)
+
+
+@register.simple_tag
+def when(value) -> SafeString:
+    return when_html(value)
+
+
+@register.simple_tag
+def sync_now(url, form="sync-form", provider_slug="", small=False) -> SafeString:
+    return sync_now_html(url, form=form, provider_slug=provider_slug, small=small)
+
+
+@register.inclusion_tag("includes/sync_form.html", takes_context=True)
+def sync_form(context, form_id="sync-form"):
+    """The one hidden form the page's "Sync now" buttons submit (with the page to come back to)."""
+    request = context["request"]
+    return {"form_id": form_id, "next": request.get_full_path(), "csrf_token": context.get("csrf_token")}

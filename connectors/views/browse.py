@@ -1,18 +1,12 @@
 """Browse a connector's resources as a tree, tick what to sync, see the difference, save it as scope_config."""
 
 from django.contrib import messages
-from django.core.cache import cache
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
-from .. import services
+from .. import selectors, services
 from ..aimable import errors
-from ..providers import get_provider, unknown_provider
-from ..upstream import client_for
-from .connectors import _connector_context, _ids
-
-BROWSE_PAGE = 50
+from .base import ConnectorPage, connector_view, render_page
 
 
 def _scope_key_for(provider, item) -> str | None:
@@ -71,122 +65,96 @@ def _diff(provider, current: dict, new: dict, names: dict) -> list[dict]:
 
 
 @require_http_methods(["GET", "POST"])
-def connector_browse(request, space_id, collection_id, connector_id):
-    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
-    client = client_for(request.user)
-    parent_id = request.GET.get("parent_id") or None
-    offset = max(int(request.GET.get("offset", "0")) if request.GET.get("offset", "0").isdigit() else 0, 0)
-
-    # The children of one folder, for the tree (htmx): no need to fetch the connector again.
-    if request.method == "GET" and request.GET.get("fragment") == "children":
-        return _children(request, client, space_id, collection_id, connector_id, parent_id, offset)
-
-    context = _connector_context(request, client, space_id, collection_id, connector_id)
-    connector, provider = context["connector"], context["provider"]
-    current = dict(connector.scope_config or {})
-
+@connector_view
+def connector_browse(request, page: ConnectorPage):
     if request.method == "POST":
-        new_scope, names = _selection_from_post(request.POST, provider, current)
-        diff = _diff(provider, current, new_scope, names)
-        if "save" in request.POST and diff:
-            try:
-                services.connector_update(
-                    user=request.user,
-                    client=client,
-                    space_id=space_id,
-                    collection_id=collection_id,
-                    connector=connector,
-                    changes={"scope_config": new_scope},
-                )
-            except errors.ValidationError as exc:
-                context["save_error"] = exc
-            except (errors.AuthenticationError, errors.PermissionDeniedError, errors.NotFoundError):
-                raise
-            except errors.AimableError as exc:
-                context["save_error"] = exc
-            else:
-                messages.success(request, f"Scope saved: {provider.scope_summary(new_scope)}.")
-                return redirect("connector_detail", space_id, collection_id, connector.id)
-        context.update(
-            {
-                "diff": diff,
-                "new_scope": new_scope,
-                "posted": [
-                    (name, value)
-                    for name in request.POST
-                    if name.startswith(("seen:", "select:", "name:"))
-                    for value in request.POST.getlist(name)
-                ],
-            }
-        )
-        if request.htmx and "save" not in request.POST:
-            return render(request, "connectors/connector_browse.html#diff", context)
-        # Without JavaScript (or after a failed save): the review page lists the change and can save it.
-        context["review"] = True
-        return render(request, "connectors/connector_browse.html", context)
+        return _review(request, page)
+    parent_id = request.GET.get("parent_id") or None
+    offset = request.GET.get("offset", "0")
+    offset = int(offset) if offset.isdigit() else 0
+    if request.htmx:  # the children of one folder, expanding in place: no need to read the connector again
+        return _children(request, page, parent_id, offset)
 
+    context = page.context()
+    connector = context["connector"]
+    level, error = None, None
     try:
-        page = client.browse(
-            space_id, collection_id, connector_id, parent_id=parent_id, limit=BROWSE_PAGE, offset=offset
+        level = selectors.browse_level(
+            user=request.user,
+            client=page.client,
+            **page.ids,
+            parent_id=parent_id,
+            offset=offset,
+            connector=connector,
         )
-    except errors.NotFoundError:
-        raise Http404("No such folder in this connector.") from None
-    except (errors.AuthenticationError, errors.PermissionDeniedError):
-        raise
-    except errors.AimableError as exc:
-        page, context["browse_error"] = None, exc
-    _remember_tree(request, connector)
+    except errors.InPlaceError as exc:
+        error = exc
     context.update(
         {
-            "rows": _rows(provider, page.items, current) if page else [],
-            "page": page,
+            "rows": _rows(level.provider, level.page.items, level.scope_config) if level else [],
+            "page": level.page if level else None,
+            "browse_error": error,
             "parent_id": parent_id,
-            "next_offset": page.next_offset if page and page.has_next else None,
-            "current_scope": current,
-            "connector_id": connector_id,  # the tree partial is shared with the children fragment
+            "next_offset": level.page.next_offset if level and level.page.has_next else None,
+            "current_scope": dict(connector.scope_config or {}),
             "diff": [],
         }
     )
-    return render(request, "connectors/connector_browse.html", context)
+    return render_page(request, "connectors/connector_browse.html", context)
 
 
-def _tree_cache_key(request, connector_id) -> str:
-    return f"browse-scope:{request.user.pk}:{connector_id}"
-
-
-def _remember_tree(request, connector) -> None:
-    """The browse page remembers the connector's provider and scope so expanding a folder costs one upstream call."""
-    cache.set(
-        _tree_cache_key(request, connector.id),
-        {"provider": connector.provider_slug, "scope": connector.scope_config or {}},
-        600,
-    )
-
-
-def _children(request, client, space_id, collection_id, connector_id, parent_id, offset):
-    context = {
-        "space_id": space_id,
-        "collection_id": collection_id,
-        "connector_id": connector_id,
-        "parent_id": parent_id,
-    }
-    try:
-        remembered = cache.get(_tree_cache_key(request, connector_id))
-        if remembered is None:
-            connector = client.get_connector(space_id, collection_id, connector_id)
-            _remember_tree(request, connector)
-            remembered = {"provider": connector.provider_slug, "scope": connector.scope_config or {}}
-        page = client.browse(
-            space_id, collection_id, connector_id, parent_id=parent_id, limit=BROWSE_PAGE, offset=offset
-        )
-    except errors.AimableError as exc:
-        context.update({"children_error": exc, "rows": [], "retry_offset": offset})
-        return render(request, "connectors/connector_browse.html#children", context)
-    provider = get_provider(remembered["provider"]) or unknown_provider(remembered["provider"])
+def _review(request, page: ConnectorPage):
+    """What the ticks change (htmx: the difference, in place), and saving it."""
+    context = page.context()
+    connector, provider = context["connector"], context["provider"]
+    current = dict(connector.scope_config or {})
+    new_scope, names = _selection_from_post(request.POST, provider, current)
+    diff = _diff(provider, current, new_scope, names)
+    saving = "save" in request.POST
+    if saving and diff:
+        try:
+            services.connector_update(
+                user=request.user,
+                client=page.client,
+                **page.collection_ids,
+                connector=connector,
+                changes={"scope_config": new_scope},
+            )
+        except errors.InPlaceError as exc:
+            context["save_error"] = exc
+        else:
+            messages.success(request, f"Scope saved: {provider.scope_summary(new_scope)}.")
+            return redirect("connector_detail", *page.path_args)
     context.update(
         {
-            "rows": _rows(provider, page.items, remembered["scope"]),
-            "next_offset": page.next_offset if page.has_next else None,
+            "diff": diff,
+            "new_scope": new_scope,
+            "posted": [
+                (name, value)
+                for name in request.POST
+                if name.startswith(("seen:", "select:", "name:"))
+                for value in request.POST.getlist(name)
+            ],
+            # Without JavaScript (or after a failed save): the review page lists the change and can save it.
+            "review": True,
         }
     )
-    return render(request, "connectors/connector_browse.html#children", context)
+    return render_page(request, "connectors/connector_browse.html", context, partial=None if saving else "diff")
+
+
+def _children(request, page: ConnectorPage, parent_id: str | None, offset: int):
+    context = {**page.ids, "parent_id": parent_id, "rows": [], "next_offset": None}
+    try:
+        level = selectors.browse_level(
+            user=request.user, client=page.client, **page.ids, parent_id=parent_id, offset=offset
+        )
+    except errors.InPlaceError as exc:
+        context.update({"children_error": exc, "retry_offset": offset})
+    else:
+        context.update(
+            {
+                "rows": _rows(level.provider, level.page.items, level.scope_config),
+                "next_offset": level.page.next_offset if level.page.has_next else None,
+            }
+        )
+    return render_page(request, "connectors/connector_browse.html", context, partial="children")

@@ -1,63 +1,29 @@
-import html
+"""A collection's connectors: the list, create, detail (with its syncs panel), edit and delete."""
+
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import oauth, pending, selectors, services
 from ..aimable import errors
-from ..aimable.client import validate_token
-from ..forms import (
-    ConnectorCreateForm,
-    ConnectorEditForm,
-    apply_upstream_errors,
-    sign_idempotency_key,
-    unsign_idempotency_key,
-)
-from ..models import RecentCollection
+from ..forms import ConnectorCreateForm, ConnectorEditForm, apply_upstream_errors
+from ..idempotency import new_idempotency_token, unsign_idempotency_key
 from ..paging import PageParams
 from ..permissions import is_read_only
-from ..providers import PROVIDERS, get_provider, unknown_provider
-from ..templatetags.console import moment
-from ..upstream import client_for
+from ..providers import PROVIDERS
+from ..templatetags.console import badge_html, sync_now_html, when_html
+from .base import CollectionPage, ConnectorPage, collection_view, connector_view, render_page
+from .syncs import status_context
 
 CONNECTOR_STATUSES = ("active", "paused", "error", "disconnected")
-
-
-def _collection_context(request, client, space_id: str, collection_id: str) -> dict:
-    """Names for the breadcrumb, remembered per user so that only the first visit asks the upstream."""
-    recent = RecentCollection.objects.filter(user=request.user, space_id=space_id, collection_id=collection_id).first()
-    space_name = recent.space_name if recent else ""
-    collection_name = recent.collection_name if recent else ""
-    if not collection_name:
-        try:
-            for collection in client.list_collections(space_id):
-                if str(collection.collection_id) == collection_id:
-                    collection_name = collection.name or ""
-            space_name = next((s.name for s in client.list_spaces() if str(s.space_id) == space_id), "")
-        except errors.AimableError:
-            pass  # names are a nicety; the page works without them
-    opened_lately = recent and collection_name and (timezone.now() - recent.opened_at).total_seconds() < 60
-    if not opened_lately:  # no database write on every page of the same collection
-        services.recent_collection_touch(
-            user=request.user,
-            space_id=space_id,
-            collection_id=collection_id,
-            space_name=space_name or "",
-            collection_name=collection_name or "",
-        )
-    return {
-        "space_id": space_id,
-        "collection_id": collection_id,
-        "space_name": space_name,
-        "collection_name": collection_name,
-    }
+ROW_SYNC_FORM = "row-sync"
 
 
 def _url_maker(name, space_id, collection_id):
@@ -66,176 +32,127 @@ def _url_maker(name, space_id, collection_id):
     return lambda connector_id: template.replace("__connector__", quote(connector_id, safe=""))
 
 
-# One row of the connector list, as HTML built here rather than with template tags: the list shows up to 100 rows
-# and Django's per-variable template lookups cost about 17 ms per page on the benchmark machine (bench/bench.py,
-# "list of 100 connectors"). Every value goes through html.escape; the markup stays in these few strings.
+# One row of the connector list, built in Python with format_html rather than with template tags: the list shows up
+# to 100 rows, and Django's per-variable template lookups cost about 17 ms per page on the benchmark machine
+# (bench/bench.py, "list of 100 connectors"). The badge, time and button come from the same helpers as the templates.
 _ROW = (
-    '<tr><td><a href="{detail}"><img src="{icon}" alt="" width="20" height="20" class="icon"> {provider}</a>'
-    '<br><code class="small copyable">{id}</code></td>'
-    '<td><span class="badge badge-{status}">{status_text}</span></td>'
-    "<td>{scope}</td><td>{created}</td><td>{updated}</td>"
-    '<td><span hx-get="{latest}" hx-trigger="load" hx-swap="outerHTML">'
-    '<a href="{history}" class="small">Sync history</a></span></td>'
-    "<td>{sync_now}</td></tr>"
+    '<tr><td><a href="{}"><img src="{}" alt="" width="20" height="20" class="icon"> {}</a>'
+    '<br><code class="small copyable">{}</code></td>'
+    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+    '<td><span hx-get="{}" hx-trigger="load" hx-swap="outerHTML">'
+    '<a href="{}" class="small">Sync history</a></span></td>'
+    "<td>{}</td></tr>"
 )
-_SYNC_NOW = (
-    '<button type="submit" form="row-sync" formaction="{history}" name="provider_slug" value="{slug}"'
-    ' class="small">Sync now</button>'
-)
-_TIME = '<time datetime="{iso}" title="{title}">{text}</time>'
 
 
-def _escaped(**values) -> dict:
-    return {k: html.escape(str(v), quote=True) for k, v in values.items()}
-
-
-def _time_html(value, now) -> str:
-    when = moment(value, now)
-    return _TIME.format(**_escaped(**when)) if when else "—"
-
-
-def connector_rows(space_id, collection_id, connectors, *, read_only=False) -> list[dict]:
-    """Everything a row of the list shows, computed once in Python, with the row's HTML."""
+def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: bool = False) -> list[SafeString]:
+    """The list's rows as HTML, computed once per row."""
     detail = _url_maker("connector_detail", space_id, collection_id)
     latest = _url_maker("sync_latest", space_id, collection_id)
     history = _url_maker("sync_list", space_id, collection_id)
+    trigger = _url_maker("sync_trigger", space_id, collection_id)
     icons = {}
     now = timezone.now()
     rows = []
     for connector in connectors:
-        provider = provider_of(connector)
+        provider = selectors.provider_of(connector)
         if provider.icon not in icons:
             icons[provider.icon] = static(provider.icon)
-        values = _escaped(
-            detail=detail(connector.id),
-            icon=icons[provider.icon],
-            provider=provider.name,
-            id=connector.id,
-            status=connector.status,
-            status_text=connector.status or "unknown",
-            scope=provider.scope_summary(connector.scope_config),
-            latest=latest(connector.id),
-            history=history(connector.id),
-            slug=connector.provider_slug,
+        sync_now = (
+            ""
+            if read_only
+            else sync_now_html(
+                trigger(connector.id), form=ROW_SYNC_FORM, provider_slug=connector.provider_slug, small=True
+            )
         )
-        sync_now = "" if read_only else _SYNC_NOW.format(**values)
-        row_html = _ROW.format(
-            **values,
-            created=_time_html(connector.created_at, now),
-            updated=_time_html(connector.updated_at, now),
-            sync_now=sync_now,
+        rows.append(
+            format_html(
+                _ROW,
+                detail(connector.id),
+                icons[provider.icon],
+                provider.name,
+                connector.id,
+                badge_html(connector.status),
+                provider.scope_summary(connector.scope_config),
+                when_html(connector.created_at, now),
+                when_html(connector.updated_at, now),
+                latest(connector.id),
+                history(connector.id),
+                sync_now,
+            )
         )
-        rows.append({"connector": connector, "provider": provider, "html": mark_safe(row_html)})  # noqa: S308
     return rows
 
 
-def provider_of(connector):
-    return get_provider(connector.provider_slug) or unknown_provider(connector.provider_slug)
-
-
 @require_GET
-def connector_list(request, space_id, collection_id):
-    space_id, collection_id = str(space_id), str(collection_id)
-    client = client_for(request.user)
+@collection_view
+def connector_list(request, page: CollectionPage):
     params = PageParams.from_request(request, default_limit=25)
     provider_filter = request.GET.get("provider", "")
     provider_filter = provider_filter if provider_filter in PROVIDERS else ""
     status_filter = request.GET.get("status", "")
     status_filter = status_filter if status_filter in CONNECTOR_STATUSES else ""
 
-    context = _collection_context(request, client, space_id, collection_id)
-    rows, page, error = [], None, None
+    context = page.context()
+    rows, result, error = [], None, None
     try:
-        page = client.list_connectors(
-            space_id,
-            collection_id,
+        result = selectors.connector_page(
+            client=page.client,
+            **page.ids,
             limit=params.limit,
             offset=params.offset,
             status=status_filter or None,
             provider_slug=provider_filter or None,
         )
-        rows = connector_rows(space_id, collection_id, page.items, read_only=is_read_only(request.user))
-    except (errors.PermissionDeniedError, errors.NotFoundError):
-        services.recent_collection_forget(user=request.user, space_id=space_id, collection_id=collection_id)
-        raise  # whole-page errors, rendered by the middleware
-    except errors.AuthenticationError:
-        raise
-    except errors.AimableError as exc:
+    except errors.InPlaceError as exc:
         error = exc  # the frame renders, with a banner and a retry link
+    else:
+        page.visited()
+        rows = connector_rows(page.space_id, page.collection_id, result.items, read_only=is_read_only(request.user))
     context.update(
         {
             "rows": rows,
-            "page": page,
+            "page": result,
             "error": error,
             "params": params,
-            "pager": params.pager(request, page),
+            "pager": params.pager(request, result),
             "providers": PROVIDERS.values(),
             "statuses": CONNECTOR_STATUSES,
             "provider_filter": provider_filter,
             "status_filter": status_filter,
             "filtered": bool(provider_filter or status_filter),
+            "row_sync_form": ROW_SYNC_FORM,
         }
     )
-    return render(request, "connectors/connector_list.html", context)
-
-
-def _connector_context(request, client, space_id, collection_id, connector_id):
-    """The connector and the names around it; an unknown connector is a 404 page naming it."""
-    context = _collection_context(request, client, space_id, collection_id)
-    try:
-        connector = client.get_connector(space_id, collection_id, connector_id)
-    except errors.NotFoundError as exc:
-        if "connector" not in exc.message.lower():
-            # Aimable names what is missing (the space or the collection): say that, not "no such connector".
-            raise Http404(f"{exc.message.rstrip('.')}: check the space and collection IDs in the address.") from None
-        raise Http404("No such connector in this collection: it may have been deleted.") from None
-    provider = provider_of(connector)
-    context.update(
-        {
-            "connector": connector,
-            "connector_id": connector.id,
-            "provider": provider,
-            "scope_summary": provider.scope_summary(connector.scope_config),
-        }
-    )
-    return context
-
-
-def _ids(space_id, collection_id, connector_id):
-    """Path ids, validated before any upstream call: a bad connector id is a 404 at once."""
-    return str(space_id), str(collection_id), validate_token(connector_id, "connector_id")
+    return render_page(request, "connectors/connector_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def connector_create(request, space_id, collection_id):
-    space_id, collection_id = str(space_id), str(collection_id)
-    client = client_for(request.user)
-    context = _collection_context(request, client, space_id, collection_id)
+@collection_view
+def connector_create(request, page: CollectionPage):
+    context = page.context()
     data = request.POST if request.method == "POST" else None
     slug = (data or request.GET).get("provider") or "google-drive"
     slug = slug if slug in PROVIDERS else "google-drive"
     # Back from "Connect <provider>" (?draft=...): the form's input was kept server-side (connectors/oauth.py).
-    draft = oauth.draft_for_form(request, space_id, collection_id) if data is None else None
+    draft = oauth.draft_for_form(request, page.space_id, page.collection_id) if data is None else None
     slug = draft["provider"] if draft else slug
 
-    idempotency_key = None
-    if data is not None:
-        idempotency_key = unsign_idempotency_key(data.get("idempotency_token", ""), request.user)
-    kept = pending.get(request, idempotency_key) if idempotency_key else None
+    key = unsign_idempotency_key(data.get("idempotency_token", ""), request.user) if data is not None else None
+    kept = pending.get(request, key) if key else None
     kept = oauth.usable_for(request, kept, slug)  # not a credential Connect captured for another provider
 
     if data is not None and "change_provider" in data:
         # Without JavaScript: the user picked another provider and asked for its fields.
-        token, credential = _keep_typed_secrets(request, data, idempotency_key, kept)
+        token, credential = _keep_for_next_try(request, data, key, kept)
         form = ConnectorCreateForm(
             user=request.user,
             provider_slug=slug,
             kept_secret_hint=pending.masked(credential),
-            initial={**data.dict(), "idempotency_token": token},
+            initial={k: v for k, v in data.dict().items() if k not in pending.SECRET_FIELDS}
+            | {"idempotency_token": token},
         )
-        form.initial.pop("access_token", None)
-        form.initial.pop("refresh_token", None)
-        return _render_create(request, context, form)
+        return _render_create(request, form, context=context)
 
     form = ConnectorCreateForm(
         data,
@@ -244,214 +161,185 @@ def connector_create(request, space_id, collection_id):
         kept_secret_hint=pending.masked(kept),
         initial=oauth.draft_initial(draft),
     )
-    if request.htmx and request.method == "GET" and request.htmx.target == "provider-fields":
-        oauth.mark_connected(request, form, request.GET.get("idempotency_token", ""))
-        return render(request, "connectors/connector_form.html#provider_fields", {**context, "form": form})
-    if data is None or not form.is_valid():
-        if data is not None:
-            token, credential = _keep_typed_secrets(request, data, idempotency_key, kept)
-            form.data = form.data.copy()
-            form.data["idempotency_token"] = token
-            form.kept_secret_hint = pending.masked(credential)
-        return _render_create(request, context, form)
+    if data is None:
+        if request.htmx:  # the provider changed: its scope fields, in place
+            oauth.mark_connected(request, form, request.GET.get("idempotency_token", ""))
+        return _render_create(request, form, context=context)
+    if not form.is_valid():
+        token, credential = _keep_for_next_try(request, data, key, kept)
+        return _render_create(request, _with_token(form, token, credential), context=context)
 
-    idempotency_key = form.cleaned_data["idempotency_token"]
+    key = form.cleaned_data["idempotency_token"]
     credential = {**(kept or {}), **form.credential_changes()}
+    pending.keep(request, key, credential)  # until Aimable has it: a failed try keeps it for the next
     try:
         connector = services.connector_create(
             user=request.user,
-            client=client,
-            space_id=space_id,
-            collection_id=collection_id,
+            client=page.client,
+            **page.ids,
             provider_slug=form.scope_provider.slug,
             credential=credential,
             scope_config=form.scope_config(),
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
         )
     except errors.ValidationError as exc:
-        # Nothing was created: keep the secret, and use a new key for the corrected request.
-        pending.keep(request, idempotency_key, credential)
+        # Nothing was created: the corrected request gets a new key.
         apply_upstream_errors(form, exc)
-        return _render_create(request, context, _with_new_key(form, request, credential))
-    except errors.ConflictError:
-        pending.keep(request, idempotency_key, credential)
+        return _render_create(request, _with_new_token(request, form, credential), context=context)
+    except errors.IdempotencyKeyReusedError:
         form.add_error(
             None,
             "This form was already sent once with other values, and that earlier try may have created a connector. "
             "Check the connector list before creating it again; submitting now creates a new one.",
         )
-        return _render_create(request, context, _with_new_key(form, request, credential))
-    except (errors.AuthenticationError, errors.PermissionDeniedError):
-        raise
-    except errors.AimableError as exc:
-        # Maybe created, maybe not: keep the same key so that trying again can never create a second one.
-        pending.keep(request, idempotency_key, credential)
+        return _render_create(request, _with_new_token(request, form, credential), context=context)
+    except errors.InPlaceError as exc:
+        # Maybe created, maybe not (or the same request is still running): the same key again can never create a
+        # second one.
         form.add_error(
             None,
             f'The connector could not be created: {exc.message} Your input is kept; press "Create connector" '
             "again to retry (it will not create a duplicate).",
         )
         form.kept_secret_hint = pending.masked(credential)
-        return _render_create(request, context, form, status=200)
+        return _render_create(request, form, context=context)
 
-    pending.drop(request, idempotency_key)
+    pending.drop(request, key)
+    page.visited()
     messages.success(request, f"{form.scope_provider.name} connector created.")
-    return redirect("connector_detail", space_id, collection_id, connector.id)
+    return redirect("connector_detail", page.space_id, page.collection_id, connector.id)
 
 
-def _keep_typed_secrets(request, data, idempotency_key, kept) -> tuple[str, dict]:
-    """Password inputs are never echoed back, so a form shown again keeps what was typed in them server-side.
-
-    Returns the signed token the form carries next (a fresh one if the posted one was missing, forged or another
-    user's: otherwise the form could never be sent again) and the credential now kept for it.
-    """
-    typed = {
-        name: value
-        for name in ("access_token", "refresh_token")
-        if 0 < len(value := (data.get(name) or "").strip()) <= 4096
-    }
-    credential = {**(kept or {}), **typed}
+def _keep_for_next_try(request, data, key: str | None, kept: dict | None) -> tuple[str, dict]:
+    """Keeps the typed secrets for the form shown again. Returns the signed token the form carries next (a fresh
+    one if the posted one was missing, forged or another user's: otherwise the form could never be sent again) and
+    the credential now kept for it."""
     token = data.get("idempotency_token", "")
-    if idempotency_key is None:
-        token = sign_idempotency_key(request.user)
-        idempotency_key = unsign_idempotency_key(token, request.user)
-    if credential:
-        pending.keep(request, idempotency_key, credential)
-    return token, credential
+    if key is None:
+        token, key = new_idempotency_token(request.user)
+    return token, pending.keep_typed(request, key, data, kept)
 
 
-def _with_new_key(form, request, credential):
-    new_token = sign_idempotency_key(request.user)
-    new_key = unsign_idempotency_key(new_token, request.user)
-    pending.keep(request, new_key, credential)
+def _with_token(form, token: str, credential: dict):
     form.data = form.data.copy()
-    form.data["idempotency_token"] = new_token
+    form.data["idempotency_token"] = token
     form.kept_secret_hint = pending.masked(credential)
     return form
 
 
-def _render_create(request, context, form, status=200):
+def _with_new_token(request, form, credential: dict):
+    token, key = new_idempotency_token(request.user)
+    pending.keep(request, key, credential)
+    return _with_token(form, token, credential)
+
+
+def _render_create(request, form, *, context):
     oauth.mark_connected(request, form)  # "Connected" rather than a masked token when Connect captured it
-    return render(
+    return render_page(
         request,
         "connectors/connector_form.html",
         {**context, "form": form, "providers": PROVIDERS.values()},
-        status=status,
+        partial="provider_fields" if request.method == "GET" else None,
     )
+
+
+# Fields of the upstream object shown in their own rows (or never, as the credential).
+_SHOWN_FIELDS = frozenset(
+    {"id", "collection_id", "provider_slug", "principal_id", "scope_config", "status", "created_at", "updated_at"}
+) | {"credential"}
 
 
 @require_GET
-def connector_detail(request, space_id, collection_id, connector_id):
-    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
-    client = client_for(request.user)
-    context = _connector_context(request, client, space_id, collection_id, connector_id)
-    connector = context["connector"]
-    provider = context["provider"]
-    scope_rows = [
-        {"label": f.label, "values": connector.scope_config.get(f.key) or []}
-        for f in provider.scope_fields
-        if f.key in (connector.scope_config or {})
-    ]
-    other_scope = {k: v for k, v in (connector.scope_config or {}).items() if k not in provider.scope_keys}
+@connector_view
+def connector_detail(request, page: ConnectorPage):
+    if request.htmx:  # the syncs panel, loaded after the page: no need to read the connector again
+        panel = {**page.ids, "panel_error": None, "recent": [], "latest": None, "has_more": False}
+        try:
+            recent = selectors.sync_recent(client=page.client, **page.ids)
+        except errors.InPlaceError as exc:
+            panel["panel_error"] = exc
+        else:
+            latest = status_context(page, recent.latest) if recent.latest else None
+            panel.update({"recent": recent.recent, "has_more": recent.has_more, "latest": latest})
+        return render_page(request, "connectors/connector_detail.html", panel, partial="syncs_panel")
+
+    context = page.context()
+    connector, provider = context["connector"], context["provider"]
+    scope_config = connector.scope_config or {}
     context.update(
         {
-            "scope_rows": scope_rows,
-            "other_scope": other_scope,
-            "extra_fields": {
-                k: v
-                for k, v in connector.raw.items()
-                if k
-                not in {
-                    "id",
-                    "collection_id",
-                    "provider_slug",
-                    "principal_id",
-                    "scope_config",
-                    "status",
-                    "created_at",
-                    "updated_at",
-                    "credential",
-                }
-            },
+            "scope_rows": [
+                {"label": f.label, "values": scope_config.get(f.key) or []}
+                for f in provider.scope_fields
+                if f.key in scope_config
+            ],
+            "other_scope": {k: v for k, v in scope_config.items() if k not in provider.scope_keys},
+            "extra_fields": {k: v for k, v in connector.raw.items() if k not in _SHOWN_FIELDS},
         }
     )
-    return render(request, "connectors/connector_detail.html", context)
+    return render_page(request, "connectors/connector_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def connector_edit(request, space_id, collection_id, connector_id):
-    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
-    client = client_for(request.user)
-    context = _connector_context(request, client, space_id, collection_id, connector_id)
+@connector_view
+def connector_edit(request, page: ConnectorPage):
+    context = page.context()
     connector, provider = context["connector"], context["provider"]
-    form = ConnectorEditForm(request.POST or None, connector=connector, provider=provider)
-    if request.method == "POST" and form.is_valid():
-        changes = form.changes()
-        if not changes:
-            messages.info(request, "Nothing changed.")
-            return redirect("connector_detail", space_id, collection_id, connector.id)
-        try:
-            services.connector_update(
-                user=request.user,
-                client=client,
-                space_id=space_id,
-                collection_id=collection_id,
-                connector=connector,
-                changes=changes,
-            )
-        except errors.ValidationError as exc:
-            apply_upstream_errors(form, exc)
-        except errors.NotFoundError:
-            raise Http404("This connector no longer exists: it may have been deleted.") from None
-        except (errors.AuthenticationError, errors.PermissionDeniedError):
-            raise
-        except errors.AimableError as exc:
-            form.add_error(None, f'Your changes were not saved: {exc.message} Press "Save changes" to try again.')
-        else:
-            messages.success(request, "Changes saved.")
-            return redirect("connector_detail", space_id, collection_id, connector.id)
+    kept_key = f"edit:{connector.id}"
+    if request.method == "GET":
+        pending.drop(request, kept_key)  # a fresh form starts without a credential from an earlier try
+    kept = pending.get(request, kept_key) if request.method == "POST" else None
+    form = ConnectorEditForm(
+        request.POST or None, connector=connector, provider=provider, kept_secret_hint=pending.masked(kept)
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            changes = form.changes(kept_credential=kept)
+            if not changes:
+                messages.info(request, "Nothing changed.")
+                return redirect("connector_detail", *page.path_args)
+            try:
+                services.connector_update(
+                    user=request.user, client=page.client, **page.collection_ids, connector=connector, changes=changes
+                )
+            except errors.ValidationError as exc:
+                apply_upstream_errors(form, exc)
+            except errors.InPlaceError as exc:
+                form.add_error(None, f'Your changes were not saved: {exc.message} Press "Save changes" to try again.')
+            else:
+                pending.drop(request, kept_key)
+                messages.success(request, "Changes saved.")
+                return redirect("connector_detail", *page.path_args)
+        # Shown again: a credential typed in this try is kept (encrypted, server-side) for the next one.
+        form.kept_secret_hint = pending.masked(pending.keep_typed(request, kept_key, request.POST, kept))
     context["form"] = form
-    return render(request, "connectors/connector_edit.html", context)
+    return render_page(request, "connectors/connector_edit.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def connector_delete(request, space_id, collection_id, connector_id):
-    space_id, collection_id, connector_id = _ids(space_id, collection_id, connector_id)
-    client = client_for(request.user)
-    try:
-        context = _connector_context(request, client, space_id, collection_id, connector_id)
-    except Http404:
-        if request.method == "POST":
-            messages.info(request, "That connector was already deleted.")
-            return redirect("connector_list", space_id, collection_id)
-        raise
-    connector = context["connector"]
+@connector_view
+def connector_delete(request, page: ConnectorPage):
     if request.method == "POST":
+        connector = selectors.connector_or_none(client=page.client, **page.ids)
+        if connector is None:
+            messages.info(request, "That connector was already deleted.")
+            return redirect("connector_list", page.space_id, page.collection_id)
         try:
-            services.connector_delete(
-                user=request.user, client=client, space_id=space_id, collection_id=collection_id, connector=connector
+            deleted = services.connector_delete(
+                user=request.user, client=page.client, **page.collection_ids, connector=connector
             )
-        except errors.NotFoundError:
-            pass  # gone already: what the user wanted
-        except (errors.AuthenticationError, errors.PermissionDeniedError):
-            raise
-        except errors.AimableError as exc:
+        except errors.InPlaceError as exc:
+            context = page.context()
             context["error"] = exc
-            return render(request, "connectors/connector_delete.html", context)
-        messages.success(request, f"{context['provider'].name} connector deleted.")
-        return redirect("connector_list", space_id, collection_id)
+            return render_page(request, "connectors/connector_delete.html", context)
+        if deleted:
+            messages.success(request, f"{selectors.provider_of(connector).name} connector deleted.")
+        else:
+            messages.info(request, "That connector was already deleted.")
+        return redirect("connector_list", page.space_id, page.collection_id)
 
-    running = None
-    try:  # the same cached read as the list's "Latest sync" cell
-        latest = selectors.sync_latest(
-            client=client,
-            fingerprint=client.cache_fingerprint,
-            space_id=space_id,
-            collection_id=collection_id,
-            connector_id=connector_id,
-        )
-        running = latest if latest is not None and not latest.is_terminal else None
-    except errors.AimableError:
-        pass  # the confirmation works without it
-    context["running_sync"] = running
-    return render(request, "connectors/connector_delete.html", context)
+    context = page.context()
+    # The same cached read as the list's "Latest sync" cell; the confirmation works without it.
+    latest = selectors.sync_latest_status(client=page.client, **page.ids).sync
+    context["running_sync"] = latest if latest is not None and not latest.is_terminal else None
+    return render_page(request, "connectors/connector_delete.html", context)

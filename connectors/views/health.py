@@ -7,8 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from ..aimable import errors
-from ..upstream import anonymous_client
+from .. import selectors
 
 logger = logging.getLogger(__name__)
 
@@ -20,15 +19,6 @@ def _database_ok() -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         logger.exception("database check failed")
-        return False
-
-
-def _upstream_ok() -> bool:
-    try:
-        anonymous_client().health()
-        return True
-    except errors.AimableError as exc:
-        logger.warning("upstream health check failed: %s", exc)
         return False
 
 
@@ -46,7 +36,7 @@ def _cache_ok() -> bool:
 @require_GET
 def healthz(request):
     """For the platform's health check: 200 while the database answers; the upstream is reported, not required."""
-    checks = {"database": _database_ok(), "cache": _cache_ok(), "upstream": _upstream_ok()}
+    checks = {"database": _database_ok(), "cache": _cache_ok(), "upstream": selectors.upstream_healthy()}
     status = 200 if checks["database"] and checks["cache"] else 503
     body = {
         "status": "ok" if status == 200 else "error",

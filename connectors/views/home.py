@@ -1,10 +1,13 @@
-from django.shortcuts import redirect, render
+"""The home page: the spaces and collections the user's key lists, the ones opened lately, and "Open by IDs"."""
+
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
+from .. import selectors
 from ..aimable import errors
 from ..forms import OpenCollectionForm
-from ..models import RecentCollection
 from ..upstream import client_for
+from .base import render_page
 
 
 @require_http_methods(["GET", "POST"])
@@ -16,22 +19,13 @@ def home(request):
 
     spaces, error = [], None
     try:
-        for space in client.list_spaces():
-            try:
-                collections = client.list_collections(space.space_id)
-                space_error = None
-            except errors.AimableError as exc:
-                collections, space_error = [], exc
-            spaces.append({"space": space, "collections": collections, "error": space_error})
-    except errors.AimableError as exc:
-        error = exc
-    return render(
-        request,
-        "connectors/home.html",
-        {
-            "spaces": spaces,
-            "error": error,
-            "form": form,
-            "recent": RecentCollection.objects.filter(user=request.user)[:10],
-        },
-    )
+        spaces = selectors.spaces_with_collections(client=client)
+    except errors.InPlaceError as exc:
+        error = exc  # "Open by IDs" and the recent collections still work
+    context = {
+        "spaces": spaces,
+        "error": error,
+        "form": form,
+        "recent": selectors.recent_collections(user=request.user),
+    }
+    return render_page(request, "connectors/home.html", context)

@@ -17,9 +17,10 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import oauth, pending, services
+from .. import oauth, pending, selectors, services
 from ..aimable import errors
-from ..forms import scope_field_name, sign_idempotency_key, unsign_idempotency_key
+from ..forms import scope_field_name
+from ..idempotency import new_idempotency_token, unsign_idempotency_key
 from ..models import AuditEvent
 from ..providers import PROVIDERS, get_provider
 from ..upstream import client_for
@@ -96,8 +97,7 @@ def oauth_start(request, provider_slug):
         token = request.POST.get("idempotency_token", "")
         key = unsign_idempotency_key(token, request.user)
         if key is None:
-            token = sign_idempotency_key(request.user)
-            key = unsign_idempotency_key(token, request.user)
+            token, key = new_idempotency_token(request.user)
         draft_id = oauth.draft_save(
             request,
             {
@@ -117,11 +117,12 @@ def oauth_start(request, provider_slug):
         }
     else:
         # The connector must exist, be reachable with the user's key, and belong to this provider.
-        client = client_for(request.user)
-        try:
-            connector = client.get_connector(target.space_id, target.collection_id, target.connector_id)
-        except errors.NotFoundError:
-            raise Http404("No such connector in this collection: it may have been deleted.") from None
+        connector = selectors.connector_get(
+            client=client_for(request.user),
+            space_id=target.space_id,
+            collection_id=target.collection_id,
+            connector_id=target.connector_id,
+        )
         if connector.provider_slug != provider.slug:
             return _error_page(request, provider, f"This connector is not a {provider.name} connector.")
         purpose = {
@@ -201,8 +202,10 @@ def oauth_callback(request, provider_slug):
 def _reconnect(request, provider, purpose, credential):
     space_id, collection_id = purpose["space_id"], purpose["collection_id"]
     client = client_for(request.user)
+    connector = selectors.connector_get(
+        client=client, space_id=space_id, collection_id=collection_id, connector_id=purpose["connector_id"]
+    )
     try:
-        connector = client.get_connector(space_id, collection_id, purpose["connector_id"])
         services.connector_update(
             user=request.user,
             client=client,
@@ -212,11 +215,7 @@ def _reconnect(request, provider, purpose, credential):
             changes={"credential": credential},  # only the credential: the scope stays as it is
             action=AuditEvent.Action.CREDENTIAL_UPDATE,
         )
-    except errors.NotFoundError:
-        raise Http404("This connector no longer exists: it may have been deleted.") from None
-    except (errors.AuthenticationError, errors.PermissionDeniedError):
-        raise
-    except errors.AimableError as exc:
+    except errors.InPlaceError as exc:
         messages.error(
             request,
             f"{provider.name} was connected, but Aimable did not take the new credential: {exc.message} "

@@ -12,6 +12,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
+// A form's submit buttons, including those outside it that name it with form="..." (the "Sync now" buttons).
+const submitButtons = (form) => Array.from(form.elements).filter((e) => e.type === "submit");
+
 // Forms marked data-disable-on-submit disable their submit buttons while the request is in flight, so a double
 // click sends one request (the server is idempotent anyway).
 document.addEventListener("submit", (event) => {
@@ -20,12 +23,12 @@ document.addEventListener("submit", (event) => {
   if (form.dataset.submitting === "1") { event.preventDefault(); return; }
   form.dataset.submitting = "1";
   // Let the clicked button's name/value go with the form before disabling it.
-  setTimeout(() => form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; b.setAttribute("aria-busy", "true"); }), 0);
+  setTimeout(() => submitButtons(form).forEach((b) => { b.disabled = true; b.setAttribute("aria-busy", "true"); }), 0);
 });
 // Coming back with the browser's back button must not leave the form disabled.
 window.addEventListener("pageshow", () => {
   document.querySelectorAll("form[data-submitting]").forEach((form) => {
     delete form.dataset.submitting;
-    form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
+    submitButtons(form).forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
   });
 });

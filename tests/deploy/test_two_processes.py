@@ -7,7 +7,7 @@ Needs the machine's PostgreSQL and Redis: skipped without them, failed when CI i
 import re
 import time
 
-from connectors.sandbox import DEMO_ADMIN_KEY, DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID
+from sandbox import DEMO_ADMIN_KEY, DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID
 from tests.processes import (  # noqa: F401 - fixtures
     Browser,
     collected_static,
@@ -53,10 +53,10 @@ def test_two_processes_share_sessions_keys_and_the_poll_cache(processes, collect
 
         # "Sync now" on A (its CSRF token was issued by B's page: one secret, one session).
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', listed.text).group(1)
-        started = browser.post(CONNECTOR + "syncs/", {"csrfmiddlewaretoken": csrf})
+        started = browser.post(CONNECTOR + "sync/", {"csrfmiddlewaretoken": csrf})
         assert started.status_code == 302, started.text[:2000]
         sync_id = started.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
-        status_path = f"{CONNECTOR}syncs/{sync_id}/?fragment=status"
+        status_path = f"{CONNECTOR}syncs/{sync_id}/"
 
         # Ten polls of the status partial, alternately on A and B, within about 2 s: one upstream read.
         sandbox_control(sandbox, "DELETE", "requests")

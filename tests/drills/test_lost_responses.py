@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.urls import reverse
 
-from connectors.sandbox import DEMO_ADMIN_KEY, DEMO_SPACE_ID, EMPTY_COLLECTION_ID
+from sandbox import DEMO_ADMIN_KEY, DEMO_SPACE_ID, EMPTY_COLLECTION_ID
 from tests.processes import (  # noqa: F401 - fixtures
     Browser,
     collected_static,

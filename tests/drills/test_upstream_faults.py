@@ -12,8 +12,8 @@ import html
 import pytest
 from django.urls import reverse
 
-from connectors.forms import sign_idempotency_key
-from connectors.sandbox import (
+from connectors.idempotency import sign_idempotency_key
+from sandbox import (
     DEMO_COLLECTION_ID,
     DEMO_SPACE_ID,
     DRIVE_CONNECTOR_ID,
@@ -103,9 +103,9 @@ PAGES = {
     "delete POST": lambda c, u, s: c.post(reverse("connector_delete", args=IDS)),
     "browse": lambda c, u, s: c.get(reverse("connector_browse", args=IDS)),
     "sync history": lambda c, u, s: c.get(reverse("sync_list", args=IDS)),
-    "sync now POST": lambda c, u, s: c.post(reverse("sync_list", args=IDS), follow=True),
+    "sync now POST": lambda c, u, s: c.post(reverse("sync_trigger", args=IDS), follow=True),
     "sync status partial": lambda c, u, s: c.get(
-        reverse("sync_detail", args=[*IDS, s]) + "?fragment=status", HTTP_HX_REQUEST="true"
+        reverse("sync_detail", args=[*IDS, s]), HTTP_HX_REQUEST="true"
     ),
     "audit": lambda c, u, s: c.get(reverse("audit_log")),
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
 from tests.conftest import PASSWORD, store_key
 
 # Playwright's sync API keeps an event loop in the main thread, where pytest-django also touches the database.
@@ -109,6 +109,9 @@ class Console:
 
     def collection_url(self, space_id=DEMO_SPACE_ID, collection_id=DEMO_COLLECTION_ID) -> str:
         return self.url(f"/spaces/{space_id}/collections/{collection_id}/connectors/")
+
+    def create_url(self, space_id=DEMO_SPACE_ID, collection_id=DEMO_COLLECTION_ID) -> str:
+        return self.url(f"/spaces/{space_id}/collections/{collection_id}/new-connector/")
 
     def connector_url(self, connector_id, suffix="", space_id=DEMO_SPACE_ID, collection_id=DEMO_COLLECTION_ID):
         return self.collection_url(space_id, collection_id) + f"{connector_id}/{suffix}"

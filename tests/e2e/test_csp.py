@@ -5,7 +5,7 @@ a form that redirects to the provider, which form-action allows for the configur
 import pytest
 from playwright.sync_api import Page, expect
 
-from connectors.sandbox import DRIVE_CONNECTOR_ID
+from sandbox import DRIVE_CONNECTOR_ID
 from tests.e2e.conftest import sign_in
 from tests.oauth.conftest import sandbox_oauth_settings
 
@@ -45,7 +45,7 @@ def test_every_page_under_the_policy_with_htmx_working(violations, signed_in: Pa
     expect(page.locator(".latest-sync").first).to_be_visible()
 
     # The create form: switching the provider swaps its fields (hx-get) without a reload.
-    page.goto(console.collection_url() + "new/")
+    page.goto(console.create_url())
     page.get_by_label("Provider").select_option(label="Slack")
     expect(page.get_by_label("Channel IDs")).to_be_visible()
 
@@ -82,7 +82,7 @@ def test_hx_confirm_needs_no_eval(violations, signed_in: Page, console):
 def test_connect_redirects_to_the_configured_provider_under_form_action(violations, signed_in: Page, console, settings):
     settings.OAUTH_PROVIDERS = sandbox_oauth_settings(console.sandbox.url)
     page = signed_in
-    response = page.goto(console.collection_url() + "new/")
+    response = page.goto(console.create_url())
     assert console.sandbox.url in response.headers["content-security-policy"]
     page.get_by_role("button", name="Connect Google Drive").click()
     # The sandbox's consent page: another origin, reached through the console's redirect.

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from connectors.sandbox import (
+from sandbox import (
     ARCHIVE_SIZE,
     DEMO_COLLECTION_ID,
     DESIGN_FOLDER_ID,
@@ -285,7 +285,7 @@ def test_pause_delete_and_see_it_in_the_audit_log(signed_in: Page, console):
 def test_create_form_with_the_keyboard_only(signed_in: Page, console):
     page = signed_in
     before = ids_of(console, "google-drive")
-    page.goto(console.collection_url() + "new/")
+    page.goto(console.create_url())
     expect(page.get_by_role("heading", name="New connector")).to_be_visible()
 
     def focused_id() -> str:

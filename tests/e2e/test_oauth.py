@@ -19,7 +19,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from connectors.sandbox import DISCONNECTED_CONNECTOR_ID, FINANCE_FOLDER_ID
+from sandbox import DISCONNECTED_CONNECTOR_ID, FINANCE_FOLDER_ID
 from tests.e2e.conftest import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ def test_connect_google_drive_then_create(signed_in: Page, console, settings, oa
     page.get_by_role("button", name="Connect Google Drive").click()
 
     # The mock approved at once and sent the browser back: the same form, connected, input kept.
-    expect(page).to_have_url(re.compile(r"/connectors/new/\?draft="))
+    expect(page).to_have_url(re.compile(r"/new-connector/\?draft="))
     expect(page.locator("#oauth-connected")).to_contain_text("Connected")
     expect(page.locator("#messages")).to_contain_text("Connected to Google Drive.")
     expect(page.get_by_label("Folder IDs")).to_have_value("FOLDER-E2E-1\nFOLDER-E2E-2")
@@ -134,7 +134,7 @@ def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, setting
     }
     page = signed_in
     page.goto(console.connector_url(DISCONNECTED_CONNECTOR_ID))
-    expect(page.get_by_text("credential has expired or was revoked")).to_be_visible()
+    expect(page.locator(".banner-warning", has_text="credential has expired or was revoked")).to_be_visible()
     page.get_by_role("button", name="Reconnect Google Drive").click()
 
     expect(page.get_by_role("heading", name="Google Drive (sandbox)")).to_be_visible()

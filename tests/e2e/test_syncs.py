@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from connectors.sandbox import DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
+from sandbox import DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
 
 
 def test_trigger_and_watch_a_sync_reach_completed_without_a_reload(signed_in: Page, console):
@@ -23,7 +23,7 @@ def test_trigger_and_watch_a_sync_reach_completed_without_a_reload(signed_in: Pa
 
     # Polling stopped for good: no more status requests once it completed.
     requests = []
-    page.on("request", lambda r: requests.append(r.url) if "fragment=status" in r.url else None)
+    page.on("request", lambda r: requests.append(r.url) if r.headers.get("hx-request") and "/syncs/" in r.url else None)
     page.wait_for_timeout(4500)
     assert requests == []
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 from django.urls import reverse
 
-from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, EMPTY_COLLECTION_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, EMPTY_COLLECTION_ID
 
 CREATE_URL = reverse("connector_create", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID])
 SLUGS = ("google-drive", "slack", "github")

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from connectors import oauth
 from connectors.models import AuditEvent
-from connectors.sandbox import (
+from sandbox import (
     DISCONNECTED_CONNECTOR_ID,
     DRIVE_CONNECTOR_ID,
     EMPTY_COLLECTION_ID,

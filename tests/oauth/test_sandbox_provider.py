@@ -133,7 +133,7 @@ def test_refresh_token_grant(sandbox_clean):
 
 
 def test_issued_tokens_are_accepted_as_connector_credentials(sandbox_clean):
-    from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
+    from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
 
     code = query(authorize(sandbox_clean)[1].headers["Location"])["code"]
     issued = token(sandbox_clean, code=code).json()
@@ -164,7 +164,7 @@ def test_unknown_provider_and_method(sandbox_clean):
 
 def test_the_sandbox_imports_neither_django_nor_the_client():
     code = (
-        "import sys, connectors.sandbox, connectors.sandbox.oauth\n"
+        "import sys, sandbox, sandbox.oauth\n"
         "bad = [m for m in sys.modules if m.startswith(('django', 'authlib', 'connectors.aimable', 'requests'))]\n"
         "assert not bad, bad"
     )

@@ -259,7 +259,7 @@ def test_a_timeout_is_set_on_the_token_request(canned, monkeypatch):
 
 
 def test_token_endpoint_failure_on_reconnect_changes_nothing(admin_client, canned, sandbox_api):
-    from connectors.sandbox import DISCONNECTED_CONNECTOR_ID
+    from sandbox import DISCONNECTED_CONNECTOR_ID
     from tests.oauth.conftest import detail_url
 
     before = sandbox_api.credential(DISCONNECTED_CONNECTOR_ID)

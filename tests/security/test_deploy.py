@@ -22,7 +22,7 @@ PRODUCTION_ENV = {
 
 def _run(args, **env):
     # A clean environment: nothing from the test run (or the developer's shell) may make it pass.
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "ENV_FILE": ""}
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,

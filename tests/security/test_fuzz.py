@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.aimable.client import _TOKEN_FORM, _UUID_FORM, MAX_PARENT_ID_LENGTH
-from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,10 @@ QUERY_KEYS = [
     "idempotency_token",
 ]
 queries = st.dictionaries(st.sampled_from(QUERY_KEYS), texts, max_size=4)
-SUFFIXES = ["", "edit/", "delete/", "browse/", "syncs/", "syncs/latest/", "syncs/cancel/", "syncs/{sync}/"]
+SUFFIXES = [
+    "", "edit/", "delete/", "browse/", "sync/", "sync/latest/", "sync/cancel/", "syncs/", "syncs/{sync}/",
+    "syncs/{sync}/retry/",
+]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -146,7 +149,7 @@ json_values = st.recursive(
     max_leaves=8,
 )
 scope_extra = st.one_of(texts, json_values.map(json.dumps))
-CREATE = f"/spaces/{DEMO_SPACE_ID}/collections/{DEMO_COLLECTION_ID}/connectors/new/"
+CREATE = f"/spaces/{DEMO_SPACE_ID}/collections/{DEMO_COLLECTION_ID}/new-connector/"
 CONNECTOR = f"/spaces/{DEMO_SPACE_ID}/collections/{DEMO_COLLECTION_ID}/connectors/{DRIVE_CONNECTOR_ID}/"
 
 
@@ -223,10 +226,11 @@ def test_browse_form(admin_client, sandbox_api, seen_ids, selected, key, save, h
 @given(retry_of=ids, sync_id=ids, provider_slug=texts, next_url=texts, htmx=st.booleans())
 def test_sync_forms(admin_client, sandbox_api, retry_of, sync_id, provider_slug, next_url, htmx):
     headers = HTMX if htmx else {}
-    data = {"retry_of": retry_of, "provider_slug": provider_slug, "next": next_url}
-    response = admin_client.post(CONNECTOR + "syncs/", data, **headers)
-    assert_no_500(response)
-    assert_stays_on_site(response)
+    data = {"provider_slug": provider_slug, "next": next_url}
+    for url in (CONNECTOR + "sync/", CONNECTOR + f"syncs/{quote(retry_of, safe='')}/retry/"):
+        response = admin_client.post(url, data, **headers)
+        assert_no_500(response)
+        assert_stays_on_site(response)
     cancel = {"sync_id": sync_id, "provider_slug": provider_slug, "next": next_url}
     response = admin_client.post(CONNECTOR + "syncs/cancel/", cancel, **headers)
     assert_no_500(response)

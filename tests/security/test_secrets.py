@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from connectors.sandbox import DEMO_SPACE_ID, EMPTY_COLLECTION_ID, ENGINEERING_FOLDER_ID
+from sandbox import DEMO_SPACE_ID, EMPTY_COLLECTION_ID, ENGINEERING_FOLDER_ID
 from tests.conftest import store_key
 from tests.oauth.conftest import CREATE_URL, callback_path, create_form_data, decide, sandbox_oauth_settings, start
 from tests.views.helpers import connectors_in, fail_fast, idempotency_token
@@ -132,15 +132,15 @@ def pages(collection_id, connector_id, sync_id) -> list[tuple[str, str, dict]]:
         ("list", reverse("connector_list", args=ids[:2]), {}),
         ("create form", reverse("connector_create", args=ids[:2]), {}),
         ("detail", reverse("connector_detail", args=ids), {}),
-        ("syncs panel", reverse("sync_list", args=ids) + "?fragment=panel", HTMX),
+        ("syncs panel", reverse("connector_detail", args=ids), HTMX),
         ("sync history", reverse("sync_list", args=ids), {}),
         ("latest sync", reverse("sync_latest", args=ids), HTMX),
         ("sync", reverse("sync_detail", args=[*ids, sync_id]), {}),
-        ("sync status", reverse("sync_detail", args=[*ids, sync_id]) + "?fragment=status", HTMX),
+        ("sync status", reverse("sync_detail", args=[*ids, sync_id]), HTMX),
         ("browse", reverse("connector_browse", args=ids), {}),
         (
             "browse children",
-            reverse("connector_browse", args=ids) + f"?fragment=children&parent_id={ENGINEERING_FOLDER_ID}",
+            reverse("connector_browse", args=ids) + f"?parent_id={ENGINEERING_FOLDER_ID}",
             HTMX,
         ),
         ("edit", reverse("connector_edit", args=ids), {}),
@@ -187,7 +187,7 @@ def test_no_secret_in_any_page_or_log_line(two_admins, sandbox_api, settings, se
     sync_ids = {}
     for name, client, connector in (("alice", alice, alice_connector), ("bob", bob, bob_connector)):
         response = seen.add(
-            "sync", client.post(reverse("sync_list", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID, connector]))
+            "sync", client.post(reverse("sync_trigger", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID, connector]))
         )
         sync_ids[name] = response["Location"].rstrip("/").rsplit("/", 1)[-1]
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from connectors.models import AuditEvent
-from connectors.sandbox import (
+from sandbox import (
     DEMO_COLLECTION_ID,
     DEMO_SPACE_ID,
     DESIGN_FOLDER_ID,

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from connectors.sandbox import (
+from sandbox import (
     ARCHIVE_FOLDER_ID,
     ARCHIVE_SIZE,
     DEMO_COLLECTION_ID,
@@ -58,7 +58,7 @@ def tree_post(selected, seen=TOP_LEVEL, key="folder_ids", **extra):
 
 
 def children(client, parent_id, offset=0, connector_id=DRIVE_CONNECTOR_ID):
-    query = f"?fragment=children&parent_id={parent_id}" + (f"&offset={offset}" if offset else "")
+    query = f"?parent_id={parent_id}" + (f"&offset={offset}" if offset else "")
     return client.get(url(connector_id) + query, **HTMX)
 
 
@@ -79,7 +79,7 @@ def test_the_top_level_shows_items_with_checkboxes_ticked_from_the_current_scope
     assert "Save scope" in page and "Review changes" in page and "Cancel" in page
     assert "Now: <strong>3 folders</strong>" in page
     # Folders expand with htmx, and have a plain link for browsers without JavaScript.
-    assert f"?fragment=children&amp;parent_id={ENGINEERING_FOLDER_ID}" in page
+    assert f'hx-get="{url()}?parent_id={ENGINEERING_FOLDER_ID}"' in page
     assert f'href="{url()}?parent_id={ENGINEERING_FOLDER_ID}"' in page
 
 
@@ -286,7 +286,7 @@ def test_browse_down_or_slow_keeps_the_page_with_a_banner(admin_client, sandbox_
     assert "Choose what to sync" in page
 
 
-@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 401}, {"status": 404}, {"hang": True, "hang_seconds": 2}])
+@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 500}, {"hang": True, "hang_seconds": 2}])
 def test_a_failing_folder_shows_a_retry_button_in_the_fragment(admin_client, sandbox_api, settings, rule):
     fail_fast(settings)
     admin_client.get(url())
@@ -298,10 +298,19 @@ def test_a_failing_folder_shows_a_retry_button_in_the_fragment(admin_client, san
     assert f"parent_id={ENGINEERING_FOLDER_ID}&amp;offset=50" in fragment  # retries the same page
 
 
+def test_a_rejected_key_while_expanding_says_so_like_every_page(admin_client, sandbox_api):
+    admin_client.get(url())
+    sandbox_api.add_rule(method="GET", path_contains="/browse", status=401)
+    response = children(admin_client, ENGINEERING_FOLDER_ID)
+    fragment = response.content.decode()
+    assert "<html" not in fragment and "Your API key was rejected" in fragment and "Update your API key" in fragment
+    assert "Try again" not in fragment  # asking again cannot fix a key
+
+
 def test_the_fragment_of_a_connector_that_does_not_exist(admin_client):
     response = children(admin_client, ENGINEERING_FOLDER_ID, connector_id=str(uuid.uuid4()))
-    assert response.status_code == 200
-    assert "Could not load this folder" in response.content.decode()
+    fragment = response.content.decode()
+    assert "<html" not in fragment and "No such connector in this collection" in fragment
 
 
 def test_unticking_everything_warns_that_everything_will_be_synced(admin_client):

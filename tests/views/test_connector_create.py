@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 
 from connectors import pending
-from connectors.forms import sign_idempotency_key
+from connectors.idempotency import sign_idempotency_key
 from connectors.models import AuditEvent
-from connectors.sandbox import DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
+from sandbox import DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
 from tests.conftest import store_key
 from tests.views.helpers import (
     HTMX,

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from connectors.models import RecentCollection
-from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from connectors.aimable import errors
 from connectors.aimable.types import Sync
 from connectors.models import AuditEvent
-from connectors.sandbox import (
+from sandbox import (
     DEMO_COLLECTION_ID,
     DEMO_SPACE_ID,
     DRIVE_CONNECTOR_ID,
@@ -25,12 +25,16 @@ def syncs_url(connector=DRIVE_CONNECTOR_ID):
     return reverse("sync_list", args=[*IDS, connector])
 
 
+def trigger_url(connector=DRIVE_CONNECTOR_ID):
+    return reverse("sync_trigger", args=[*IDS, connector])
+
+
 def sync_url(sync_id, connector=DRIVE_CONNECTOR_ID):
     return reverse("sync_detail", args=[*IDS, connector, sync_id])
 
 
 def status_url(sync_id, connector=DRIVE_CONNECTOR_ID, failures=None):
-    return sync_url(sync_id, connector) + "?fragment=status" + (f"&failures={failures}" if failures else "")
+    return sync_url(sync_id, connector) + (f"?failures={failures}" if failures else "")
 
 
 def upstream_reads(sandbox, sync_id):
@@ -38,13 +42,13 @@ def upstream_reads(sandbox, sync_id):
 
 
 def start_sync(client, connector=DRIVE_CONNECTOR_ID):
-    response = client.post(syncs_url(connector))
+    response = client.post(trigger_url(connector))
     assert response.status_code == 302
     return response.url.rstrip("/").split("/")[-1]
 
 
 def test_trigger_redirects_to_the_live_sync_and_is_audited(admin_client, sandbox_api, user):
-    response = admin_client.post(syncs_url(), {"provider_slug": "google-drive"})
+    response = admin_client.post(trigger_url(), {"provider_slug": "google-drive"})
     assert response.status_code == 302
     sync_id = response.url.rstrip("/").split("/")[-1]
     assert response.url == sync_url(sync_id)
@@ -60,7 +64,7 @@ def test_trigger_redirects_to_the_live_sync_and_is_audited(admin_client, sandbox
 def test_trigger_is_never_retried(admin_client, sandbox_api, settings):
     settings.AIMABLE_MAX_RETRIES = 3
     sandbox_api.add_rule(method="POST", path_contains="/sync", status=503, times=5)
-    response = admin_client.post(syncs_url(), follow=True)
+    response = admin_client.post(trigger_url(), follow=True)
     assert "The sync did not start" in response.content.decode()
     posts = [r for r in sandbox_api.requests() if r["method"] == "POST" and r["path"].endswith("/sync")]
     assert len(posts) == 1
@@ -69,13 +73,13 @@ def test_trigger_is_never_retried(admin_client, sandbox_api, settings):
 
 def test_a_second_trigger_shows_the_running_sync(admin_client, sandbox_api):
     first = start_sync(admin_client)
-    response = admin_client.post(syncs_url())
+    response = admin_client.post(trigger_url())
     assert response.url == sync_url(first)
     assert "already running" in admin_client.get(response.url).content.decode()
 
 
 def test_a_paused_connector_cannot_sync_and_says_why(admin_client, sandbox_api):
-    response = admin_client.post(syncs_url(GITHUB_CONNECTOR_ID), follow=True)
+    response = admin_client.post(trigger_url(GITHUB_CONNECTOR_ID), follow=True)
     assert "Connector is paused" in response.content.decode()
 
 
@@ -97,7 +101,7 @@ def test_status_partial_polls_while_running_and_stops_for_good_when_done(admin_c
 @pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "succeeded", "canceled", "error"])
 def test_polling_stops_at_every_terminal_status(admin_client, monkeypatch, status):
     fake = FakeClient(Sync.from_api({"id": "s1", "status": status, "records_fetched": 5, "metadata": {}}))
-    monkeypatch.setattr("connectors.views.syncs.client_for", lambda user: fake)
+    monkeypatch.setattr("connectors.views.base.client_for", lambda user: fake)
     response = admin_client.get(status_url("s1"), **HX)
     assert response.status_code == 286
     assert "hx-trigger" not in response.content.decode()
@@ -105,7 +109,7 @@ def test_polling_stops_at_every_terminal_status(admin_client, monkeypatch, statu
 
 def test_an_unknown_status_is_shown_as_it_is_and_polled(admin_client, monkeypatch):
     fake = FakeClient(Sync.from_api({"id": "s1", "status": "queued_for_lunch", "metadata": {}}))
-    monkeypatch.setattr("connectors.views.syncs.client_for", lambda user: fake)
+    monkeypatch.setattr("connectors.views.base.client_for", lambda user: fake)
     response = admin_client.get(status_url("s1"), **HX)
     assert response.status_code == 200
     assert "queued_for_lunch" in response.content.decode()
@@ -116,7 +120,7 @@ def test_failed_sync_shows_the_error_from_metadata_and_offers_retry(admin_client
     sync = Sync.from_api(
         {"id": "s1", "status": "failed", "metadata": {"error": "Drive quota exceeded", "error_code": "quota"}}
     )
-    monkeypatch.setattr("connectors.views.syncs.client_for", lambda user: FakeClient(sync))
+    monkeypatch.setattr("connectors.views.base.client_for", lambda user: FakeClient(sync))
     body = admin_client.get(status_url("s1"), **HX).content.decode()
     assert "Drive quota exceeded" in body and "Retry" in body
 
@@ -145,7 +149,7 @@ def test_upstream_failure_while_polling_says_reconnecting_and_backs_off(admin_cl
 def test_stalled_sync_is_flagged_with_cancel(admin_client, monkeypatch, settings):
     settings.SYNC_STALL_SECONDS = 0
     fake = FakeClient(Sync.from_api({"id": "s1", "status": "running", "records_fetched": 7, "metadata": {}}))
-    monkeypatch.setattr("connectors.views.syncs.client_for", lambda user: fake)
+    monkeypatch.setattr("connectors.views.base.client_for", lambda user: fake)
     first = admin_client.get(status_url("s1"), **HX).content.decode()
     assert "stalled" not in first
     second = admin_client.get(status_url("s1"), **HX).content.decode()
@@ -174,7 +178,7 @@ def test_cancel_without_javascript_redirects_back(admin_client, sandbox_api):
 def test_retry_starts_a_new_sync_and_is_audited_as_retry(admin_client, sandbox_api):
     sync_id = start_sync(admin_client)
     admin_client.post(reverse("sync_cancel", args=[*IDS, DRIVE_CONNECTOR_ID]), {"sync_id": sync_id})
-    response = admin_client.post(syncs_url(), {"retry_of": sync_id})
+    response = admin_client.post(reverse("sync_retry", args=[*IDS, DRIVE_CONNECTOR_ID, sync_id]))
     assert response.status_code == 302 and sync_id not in response.url
     event = AuditEvent.objects.get(action=AuditEvent.Action.SYNC_RETRY)
     assert event.changes["retry_of"] == sync_id
@@ -218,15 +222,15 @@ def test_the_poll_cache_is_never_shared_between_credentials(client, user, other_
 
 
 def test_a_key_without_access_is_not_served_a_cached_answer(client, user, other_user, sandbox_api):
-    from connectors.sandbox import OTHER_COLLECTION_ID, OTHER_CONNECTOR_ID, OTHER_SPACE_ID
+    from sandbox import OTHER_COLLECTION_ID, OTHER_CONNECTOR_ID, OTHER_SPACE_ID
 
     store_key(user, sandbox_api.admin_key)
     store_key(other_user, sandbox_api.limited_key)
     other = [OTHER_SPACE_ID, OTHER_COLLECTION_ID, OTHER_CONNECTOR_ID]
     client.force_login(user)
-    response = client.post(reverse("sync_list", args=other))
+    response = client.post(reverse("sync_trigger", args=other))
     sync_id = response.url.rstrip("/").split("/")[-1]
-    url = reverse("sync_detail", args=[*other, sync_id]) + "?fragment=status"
+    url = reverse("sync_detail", args=[*other, sync_id])
     assert client.get(url, **HX).status_code == 200
     client.force_login(other_user)
     body = client.get(url, **HX).content.decode()
@@ -251,16 +255,26 @@ def test_the_connector_list_makes_no_sync_calls_before_its_first_byte(admin_clie
 
 
 def test_detail_panel_lists_recent_syncs_and_offers_sync_now(admin_client, sandbox_api):
-    panel = admin_client.get(syncs_url() + "?fragment=panel", **HX).content.decode()
+    detail = reverse("connector_detail", args=[*IDS, DRIVE_CONNECTOR_ID])
+    panel = admin_client.get(detail, **HX)
+    assert panel["Vary"] and "HX-Request" in panel["Vary"]  # one URL, two bodies
+    panel = panel.content.decode()
     assert "Sync now" in panel and "Recent syncs" in panel and "Sync history" in panel
+    assert "<html" not in panel and "Details" not in panel
+    # The panel is loaded from the page's own URL, so "Sync now" comes back to the page.
+    assert f'name="next" value="{detail}"' in panel
 
 
-def test_sync_now_in_the_detail_panel_comes_back_to_the_page_not_to_the_fragment(admin_client, sandbox_api):
-    # The panel is loaded from "?fragment=panel", so its form's "next" is that URL: never redirect to a fragment.
-    response = admin_client.post(
-        syncs_url(GITHUB_CONNECTOR_ID), {"next": syncs_url(GITHUB_CONNECTOR_ID) + "?fragment=panel"}
-    )
-    assert response.url == reverse("connector_detail", args=[*IDS, GITHUB_CONNECTOR_ID])
+def test_sync_now_comes_back_to_the_page_it_was_pressed_on_when_it_cannot_start(admin_client, sandbox_api):
+    detail = reverse("connector_detail", args=[*IDS, GITHUB_CONNECTOR_ID])
+    response = admin_client.post(trigger_url(GITHUB_CONNECTOR_ID), {"next": detail})
+    assert response.url == detail
+
+
+def test_the_trigger_and_retry_urls_take_only_posts(admin_client, sandbox_api):
+    assert admin_client.get(trigger_url()).status_code == 405
+    assert admin_client.get(reverse("sync_retry", args=[*IDS, DRIVE_CONNECTOR_ID, "s1"])).status_code == 405
+    assert admin_client.post(syncs_url()).status_code == 405  # the history is a page, not a trigger
 
 
 def test_invalid_sync_ids_are_404_without_an_upstream_call(admin_client, sandbox_api):

@@ -1,0 +1,125 @@
+"""The one entry point of the pages under a collection: ids validated, the user's client built, names loaded.
+
+    @require_GET
+    @connector_view
+    def connector_detail(request, page: ConnectorPage): ...
+
+A malformed id is a 404 before any upstream call; a user without a stored key is sent to the API key page; every
+upstream page error is rendered by connectors.middleware. Views only parse the request, call selectors or
+services through ``page``, and render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+
+from .. import selectors, services
+from ..aimable.client import AimableClient, validate_token
+from ..aimable.types import Connector
+from ..providers import Provider
+from ..upstream import client_for
+
+
+@dataclass
+class CollectionPage:
+    request: HttpRequest
+    client: AimableClient
+    space_id: str
+    collection_id: str
+    _names: selectors.CollectionNames | None = field(default=None, init=False, repr=False)
+
+    def context(self) -> dict:
+        """The breadcrumb's names."""
+        self._names = selectors.collection_names(
+            user=self.request.user, client=self.client, space_id=self.space_id, collection_id=self.collection_id
+        )
+        return {
+            "space_id": self.space_id,
+            "collection_id": self.collection_id,
+            "space_name": self._names.space_name,
+            "collection_name": self._names.collection_name,
+        }
+
+    def visited(self) -> None:
+        """Call once the page's own read worked: the home page offers the collection under "Recently opened"
+        (so a collection that is not there, or not for this key, is never offered)."""
+        names = self._names
+        if names is None or names.seen_lately:  # no database write on every page of the same collection
+            return
+        services.recent_collection_touch(
+            user=self.request.user,
+            space_id=self.space_id,
+            collection_id=self.collection_id,
+            space_name=names.space_name,
+            collection_name=names.collection_name,
+        )
+
+    @property
+    def collection_ids(self) -> dict:
+        return {"space_id": self.space_id, "collection_id": self.collection_id}
+
+    @property
+    def ids(self) -> dict:
+        """The path ids as keyword arguments for selectors and services."""
+        return self.collection_ids
+
+
+@dataclass
+class ConnectorPage(CollectionPage):
+    connector_id: str
+
+    @property
+    def ids(self) -> dict:
+        return {**self.collection_ids, "connector_id": self.connector_id}
+
+    @property
+    def path_args(self) -> tuple[str, str, str]:
+        return self.space_id, self.collection_id, self.connector_id
+
+    def context(self) -> dict:
+        """The collection's context, the connector (a 404 page when it is gone) and its provider."""
+        connector: Connector = selectors.connector_get(client=self.client, **self.ids)
+        context = super().context()
+        self.visited()
+        provider: Provider = selectors.provider_of(connector)
+        context.update(
+            {
+                "connector": connector,
+                "connector_id": connector.id,
+                "provider": provider,
+                "scope_summary": provider.scope_summary(connector.scope_config),
+            }
+        )
+        return context
+
+
+def collection_view(view):
+    @wraps(view)
+    def wrapper(request, space_id, collection_id, **kwargs):
+        page = CollectionPage(request, client_for(request.user), str(space_id), str(collection_id))
+        return view(request, page, **kwargs)
+
+    return wrapper
+
+
+def connector_view(view):
+    @wraps(view)
+    def wrapper(request, space_id, collection_id, connector_id, **kwargs):
+        connector_id = validate_token(connector_id, "connector_id")  # before anything else: a bad id is a 404
+        page = ConnectorPage(request, client_for(request.user), str(space_id), str(collection_id), connector_id)
+        return view(request, page, **kwargs)
+
+    return wrapper
+
+
+def render_page(request, template: str, context: dict, *, partial: str | None = None, status: int = 200):
+    """The whole page, or ``template#partial`` when htmx asks: the one signal that picks a partial."""
+    name = f"{template}#{partial}" if partial and request.htmx else template
+    response: HttpResponse = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))  # one URL, two bodies: caches must tell them apart
+    return response
