@@ -1,7 +1,8 @@
-"""The README's "Try the production setup on your machine first", run as written, as a new user would: in a copy
-of the project (a fresh clone has no .venv, .env or staticfiles), a fresh virtualenv, the machine's PostgreSQL and
-Redis, then gunicorn with the Procfile's command; /healthz, the login page, a sign-in, the static files' cache
-headers, the admin, a stored API key and a connector list.
+"""The deployment guide's "Try the production setup on your machine first" (docs/deployment.md, linked from the
+README), run as written, as a new user would: in a copy of the project (a fresh clone has no .venv, .env or
+staticfiles), a fresh virtualenv, the machine's PostgreSQL and Redis, then gunicorn with the Procfile's command;
+/healthz, the login page, a sign-in, the static files' cache headers, the admin, a stored API key and a connector
+list.
 
 Only what cannot be literal on a test machine is substituted: the virtualenv's path, the database (a fresh one),
 Redis database 13 (flushed), and the port. Bounded: the whole block must finish within two minutes.
@@ -16,7 +17,7 @@ import uuid
 
 import pytest
 
-from connectors.sandbox import DEMO_ADMIN_KEY, DEMO_COLLECTION_ID, DEMO_SPACE_ID
+from sandbox import DEMO_ADMIN_KEY, DEMO_COLLECTION_ID, DEMO_SPACE_ID
 from tests.processes import (  # noqa: F401 - fixture
     ROOT,
     Browser,
@@ -47,11 +48,15 @@ COPY_IGNORE = shutil.ignore_patterns(
 )
 
 
-def readme_block() -> tuple[list[str], str]:
-    """The shell lines of the README's walk-through, and its last line (the web process)."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Try the production setup on your machine first", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL).group(1)
+DEPLOYMENT_GUIDE = ROOT / "docs" / "deployment.md"
+
+
+def walkthrough_block() -> tuple[list[str], str]:
+    """The shell lines of the deployment guide's walk-through, and its last line (the web process)."""
+    guide = DEPLOYMENT_GUIDE.read_text()
+    heading = re.search(r"^#+ Try the production setup on your machine first$", guide, re.MULTILINE)
+    assert heading, f"{DEPLOYMENT_GUIDE} has no 'Try the production setup on your machine first' section"
+    block = re.search(r"```sh\n(.*?)```", guide[heading.end() :], re.DOTALL).group(1)
     lines = block.rstrip("\n").split("\n")
     return lines[:-1], lines[-1]
 
@@ -61,9 +66,10 @@ def procfile_web() -> str:
     return line.split(":", 1)[1].strip()
 
 
-def test_the_readme_deployment_walkthrough_works(processes, tmp_path):  # noqa: F811
-    steps, web = readme_block()
-    assert web.split("#")[0].strip() == procfile_web(), "the README's last step must be the Procfile's web command"
+def test_the_documented_deployment_walkthrough_works(processes, tmp_path):  # noqa: F811
+    assert "(docs/deployment.md)" in (ROOT / "README.md").read_text(), "the README must link to the deployment guide"
+    steps, web = walkthrough_block()
+    assert web.split("#")[0].strip() == procfile_web(), "the guide's last step must be the Procfile's web command"
 
     redis_url = flushed_redis(13)
     with fresh_postgres_database("test_readme") as database_url:
@@ -115,8 +121,8 @@ def test_the_readme_deployment_walkthrough_works(processes, tmp_path):  # noqa: 
                 ["bash", "-c", script], cwd=project, env=shell_env, capture_output=True, text=True, timeout=110
             )
         except subprocess.TimeoutExpired as exc:
-            pytest.fail(f"the README's steps took more than 110 s:\n{(exc.stdout or b'')[-3000:]!r}")
-        assert done.returncode == 0, f"a README step failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+            pytest.fail(f"the walk-through's steps took more than 110 s:\n{(exc.stdout or b'')[-3000:]!r}")
+        assert done.returncode == 0, f"a walk-through step failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         assert "Superuser created successfully." in done.stdout
         assert time.monotonic() - started < 120
 
