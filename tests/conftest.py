@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from connectors.models import ApiKey
@@ -5,15 +7,34 @@ from tests.sandbox_fixtures import sandbox, sandbox_clean  # noqa: F401 - fixtur
 
 PASSWORD = "correct-horse-battery"
 
+# Hermetic: every server the tests talk to is on loopback; a proxy the shell exports (http_proxy, ...) must not
+# get in between (requests honours those variables, and so do the subprocesses that inherit them).
+for _name in ("no_proxy", "NO_PROXY"):
+    os.environ[_name] = ",".join(filter(None, [os.environ.get(_name), "127.0.0.1", "localhost"]))
+
+
+def _clear_cache():
+    """Empties this run's cache. On Redis, cache.clear() would empty the whole database: the entries of other runs
+    sharing it too (their tests then fail, as ours would when they clear it); only this run's prefix goes."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]  # the backend itself (django.core.cache.cache is a proxy: no isinstance)
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     """Each test starts with an empty cache (the poll cache must not leak between tests)."""
-    from django.core.cache import cache
-
-    cache.clear()
+    _clear_cache()
     yield
-    cache.clear()
+    _clear_cache()
 
 
 @pytest.fixture

@@ -1,18 +1,26 @@
-"""Production logging (JSON lines with the request id, never a query string) and static files (whitenoise: hashed,
-compressed names with a long, immutable cache)."""
+"""Production logging (JSON lines with the request id, never a query string; one access line per request under
+gunicorn) and static files (whitenoise: hashed, compressed names with a long, immutable cache)."""
 
 import io
 import json
 import logging
+import re
 
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
 from connectors.logging import JsonFormatter, RequestIdFilter
-from connectors.sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
-from tests.processes import collected_static  # noqa: F401 - fixture
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
+from tests.processes import (  # noqa: F401 - fixtures
+    closed_port,
+    collected_static,
+    free_port,
+    processes,
+    production_env,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +104,45 @@ def test_static_files_have_hashed_names_and_a_long_immutable_cache(settings, col
 
     plain = client.get("/static/console/console.css")
     assert plain.status_code == 200 and "immutable" not in plain["Cache-Control"]
+
+
+def test_gunicorn_writes_one_access_line_per_request(processes, collected_static, tmp_path):  # noqa: F811
+    """The console as the Procfile runs it: each request is one access line on stdout, the console's own (JSON, with
+    the request id), static files and the redirect to HTTPS included; gunicorn writes none of its own."""
+    env = production_env(
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        STATIC_ROOT=collected_static,
+        AIMABLE_API_URL=f"http://127.0.0.1:{closed_port()}",
+        PORT=free_port(),
+    )
+    base = processes.gunicorn("console", env)
+    http = requests.Session()
+    http.trust_env = False
+
+    def get(path, request_id, https=True):
+        headers = {"X-Request-ID": request_id} | ({"X-Forwarded-Proto": "https"} if https else {})
+        return http.get(base + path, headers=headers, allow_redirects=False, timeout=20)
+
+    login = get("/accounts/login/", "one-line-login-01")
+    css = re.search(r'href="(/static/console/console\.[0-9a-f]{12}\.css)"', login.text).group(1)
+    sent = {
+        "one-line-login-01": ("/accounts/login/", login.status_code),
+        "one-line-static-02": (css, get(css, "one-line-static-02").status_code),
+        "one-line-missing-03": ("/no-such-page/", get("/no-such-page/", "one-line-missing-03").status_code),
+        "one-line-plain-http-04": (
+            "/accounts/login/",
+            get("/accounts/login/", "one-line-plain-http-04", False).status_code,
+        ),
+    }
+    assert [status for _, status in sent.values()] == [200, 200, 404, 301]
+
+    processes.stop("console")  # (flushes its output)
+    output = processes.output("console").splitlines()
+    lines = [json.loads(line) for line in output if line.startswith("{")]
+    for request_id, (path, status) in sent.items():
+        (access,) = [line for line in lines if line["request_id"] == request_id and "status" in line]
+        assert access["logger"] == "connectors.requests"
+        assert (access["path"], access["status"], access["method"]) == (path, status, "GET")
+    assert not [line for line in lines if line["logger"].startswith("gunicorn")]
+    # Nor in gunicorn's text format (its error log, on stderr here, stays).
+    assert not [line for line in output if not line.startswith("{") and any(p in line for p, _ in sent.values())]
