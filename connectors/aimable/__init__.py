@@ -1,6 +1,7 @@
 """The Aimable API client: the only package that knows the upstream's URLs, headers, retries and errors."""
 
 from .client import USER_AGENT, AimableClient, shared_session, validate_token, validate_uuid
+from .deadlines import upstream_budget
 from .errors import (
     AimableError,
     AuthenticationError,
@@ -44,6 +45,7 @@ __all__ = [
     "ValidationError",
     "error_from_response",
     "shared_session",
+    "upstream_budget",
     "validate_token",
     "validate_uuid",
 ]
