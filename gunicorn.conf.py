@@ -16,5 +16,8 @@ max_requests_jitter = 200
 # request id, in LOG_FORMAT). gunicorn's error log stays on stderr.
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# No control socket (gunicorn 25.1+ opens one by default at one path per user, $XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl): two consoles on one host would fight over it, and nothing here uses gunicornc.
+control_socket_disable = True
 # The heartbeat file of each worker in memory, not on a container's slow or read-only disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - a directory, not a temp file

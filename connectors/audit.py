@@ -39,12 +39,19 @@ def audited(*, user, action, space_id=None, collection_id=None, connector_id="",
     except errors.AimableError as exc:
         event.outcome = AuditEvent.Outcome.ERROR
         event.error = f"{type(exc).__name__}: {exc.message}"[:2000]
-        event.save()
+        _fit(event).save()
         raise
     if getattr(event, "skip", False):
         return  # the caller found this success already recorded
     event.outcome = AuditEvent.Outcome.OK
-    event.save()
+    _fit(event).save()
+
+
+def _fit(event: AuditEvent) -> AuditEvent:
+    """Values the upstream sent (an id of any length) fit their columns: a row is never lost to a long id."""
+    event.connector_id = str(event.connector_id or "")[: AuditEvent._meta.get_field("connector_id").max_length]
+    event.provider_slug = str(event.provider_slug or "")[: AuditEvent._meta.get_field("provider_slug").max_length]
+    return event
 
 
 def change_lines(changes: dict, prefix: str = "") -> list[dict]:

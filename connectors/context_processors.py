@@ -1,12 +1,22 @@
+from urllib.parse import urlsplit, urlunsplit
+
 from django.conf import settings
 
 from .permissions import is_read_only
 
 
+def shown_url(url: str) -> str:
+    """A URL as a page may show it: no user name or password, no query string or fragment (either may hold a token)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 def console(request):
+    user = getattr(request, "user", None)
     return {
-        "aimable_api_url": settings.AIMABLE_API_URL,
+        # For signed-in users only: which upstream the console talks to is not for whoever opens the sign-in page.
+        "aimable_api_url": shown_url(settings.AIMABLE_API_URL) if getattr(user, "is_authenticated", False) else "",
         "debug": settings.DEBUG,
         # Read-only team members see no button that changes anything (the middleware refuses the change anyway).
-        "read_only": is_read_only(getattr(request, "user", None)),
+        "read_only": is_read_only(user),
     }

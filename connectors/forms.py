@@ -2,6 +2,8 @@ import json
 import uuid
 
 from django import forms
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordChangeForm
 
 from .idempotency import sign_idempotency_key, unsign_idempotency_key
 from .models import ApiKey
@@ -27,7 +29,30 @@ class ApiKeyForm(forms.Form):
         secret = self.cleaned_data["secret"]
         if any(c.isspace() for c in secret):
             raise forms.ValidationError("An API key has no spaces or line breaks; paste it again.")
+        if not (secret.isascii() and secret.isprintable()):
+            # e.g. a zero-width space or a typographic dash copied along with the key: no header can carry it
+            raise forms.ValidationError(
+                "An API key has only plain letters, digits and punctuation; this one has an accented or invisible "
+                "character (often copied along with it). Paste it again, or type it."
+            )
         return secret
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's form, with the current password checked the way a sign-in is (through the authentication backends):
+    django-axes counts a wrong one as a failed sign-in for this user from this address, and once they are locked out
+    refuses every try (the right password too) with its lockout page. Someone who found a signed-in browser cannot
+    guess the password here faster than at the sign-in page."""
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.get_username(), password=old_password) != self.user:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
 
 
 class OpenCollectionForm(forms.Form):
@@ -189,7 +214,7 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
     def __init__(self, *args, connector, provider, kept_secret_hint="", **kwargs):
         super().__init__(*args, **kwargs)
         self.connector = connector
-        self.kept_secret_hint = kept_secret_hint  # "••••abcd" when a token from a failed save is kept server-side
+        self.kept_secret_hint = kept_secret_hint
         self.add_scope_fields(provider, connector.scope_config)
         if connector.status in ("active", "paused"):
             self.initial.setdefault("status", connector.status)
@@ -200,6 +225,20 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
             )
             self.fields["status"].required = False
             self.initial.setdefault("status", "")
+
+    @property
+    def kept_secret_hint(self) -> str:
+        """ "••••abcd" when a token typed in a failed save is kept server-side for the next one."""
+        return self._kept_secret_hint
+
+    @kept_secret_hint.setter
+    def kept_secret_hint(self, hint: str) -> None:
+        self._kept_secret_hint = hint
+        self.fields["access_token"].help_text = (
+            f"Leave blank to use the one you entered before ({hint})." if hint else self._KEEP_CURRENT
+        )
+
+    _KEEP_CURRENT = "Leave blank to keep the current credential."
 
     def clean(self):
         cleaned = super().clean()

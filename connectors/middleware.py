@@ -4,18 +4,22 @@ import time
 import uuid
 
 from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import urlencode
-from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
-from .aimable import errors
+from .aimable import errors, upstream_budget
 from .audit import record_denied
+from .database import DATABASE_ERRORS
 from .logging import request_id_var
-from .permissions import denied_event, is_read_only, refuses
+from .permissions import denied_event, is_read_only, records_refusal, refuses
 from .security import oauth_form_action_sources
 from .upstream import ApiKeyMissing
 
@@ -57,6 +61,18 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class UpstreamBudgetMiddleware:
+    """One budget per request for waiting on the Aimable API: however many calls a page makes, together they wait
+    at most AIMABLE_DEADLINE; a call that finds it spent raises UpstreamTimeoutError (shown with "Try again")."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with upstream_budget(settings.AIMABLE_DEADLINE):
+            return self.get_response(request)
 
 
 # What a user sees for each upstream failure: a title, and the HTTP status our page answers with.
@@ -175,7 +191,41 @@ class ReadOnlyMiddleware:
         if not refuses(request, url_name):
             return None
         event = denied_event(request, url_name, view_kwargs)
-        if event is not None:
+        if event is not None and records_refusal(request):
             record_denied(user=request.user, **event)
         logger.info("read-only user %s refused %s %s", request.user.pk, request.method, url_name)
         return render(request, "errors/read_only.html", status=403)
+
+
+class SignedInNoStoreMiddleware:
+    """Every answer to a signed-in user says `Cache-Control: private, no-store`, redirects and error pages included:
+    Back after a delete must not show the deleted connector, with its buttons, from the browser's cache; no shared
+    cache may keep one user's page. Static files are answered earlier (WhiteNoise), /healthz has never_cache."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        try:
+            signed_in = request.user.is_authenticated
+        except DATABASE_ERRORS:  # the user could not be read: the answer is the database page, no-store already
+            return response
+        if signed_in:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Django's, except for a part of a page that htmx asks for (a polled cell, once the session expired): the whole
+    page goes to the sign-in form (HX-Redirect), with `next` the page the user was on. A redirect would swap the
+    sign-in page into the cell."""
+
+    def handle_no_permission(self, request, view_func):
+        if not request.htmx:
+            return super().handle_no_permission(request, view_func)
+        login_url = resolve_url(self.get_login_url(view_func))
+        current = request.htmx.current_url_abs_path  # None unless on this site
+        if current:
+            login_url = redirect_to_login(current, login_url, self.get_redirect_field_name(view_func)).url
+        return HttpResponseClientRedirect(login_url)

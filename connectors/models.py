@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from .aimable.types import is_path_id
 from .fields import EncryptedTextField
 
 
@@ -102,3 +103,8 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.action} {self.connector_id or ''} {self.outcome}"
+
+    @property
+    def connector_linkable(self) -> bool:
+        """Whether the log may link to the connector's page: the id came from the upstream, and may not fit a URL."""
+        return bool(self.connector_id and self.space_id and self.collection_id) and is_path_id(self.connector_id)

@@ -5,8 +5,10 @@ buttons with the ``read_only`` flag of the context processor. Every URL of the c
 test fails when a new one is not.
 """
 
+import hashlib
 from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.urls import Resolver404, resolve
 
 from .aimable import errors
@@ -14,6 +16,9 @@ from .aimable.client import validate_token
 from .models import AuditEvent
 
 READ_ONLY_GROUP = "Read-only"
+# Members see every user's audit events, as staff do; everyone else sees their own and those on spaces their key
+# reaches (connectors.selectors.audit_events).
+AUDITORS_GROUP = "Auditors"
 
 
 def _oauth_start_action(request):
@@ -70,6 +75,13 @@ def is_read_only(user) -> bool:
     return cached
 
 
+def sees_every_audit_event(user) -> bool:
+    """Staff and members of the Auditors group see the whole audit log, whatever their key reaches."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_staff or user.is_superuser or user.groups.filter(name=AUDITORS_GROUP).exists()
+
+
 def refuses(request, url_name: str) -> bool:
     """Whether this request is a change that a read-only user may not make."""
     if url_name in REFUSED_PAGES:
@@ -93,6 +105,20 @@ def denied_event(request, url_name: str, view_kwargs: dict) -> dict | None:
         "connector_id": _safe_token(kwargs.get("connector_id")),
         "provider_slug": (provider or "")[:64],
     }
+
+
+# A refused GET (an OAuth callback) is recorded at most once per user, path and this many seconds.
+REFUSED_GET_SECONDS = 60
+
+
+def records_refusal(request) -> bool:
+    """Whether a refused change goes into the audit log. A refused POST always does; a refused GET is what a link
+    on another site can make a read-only user's browser send, again and again, so only its first in a minute
+    (per user and path) does: the log shows the attempt without being flooded."""
+    if request.method not in SAFE_METHODS:
+        return True
+    path = hashlib.sha256(request.path.encode()).hexdigest()[:32]  # any length or character: a safe cache key
+    return cache.add(f"read-only-refused:{request.user.pk}:{path}", 1, REFUSED_GET_SECONDS)
 
 
 def _safe_token(value) -> str:

@@ -32,25 +32,15 @@ def client_ip(request) -> str:
 
 
 def oauth_form_action_sources() -> list[str]:
-    """Origins of the configured providers' authorize URLs: the "Connect" and "Reconnect" forms post to the console,
-    which redirects there, and browsers check form-action on the redirect too."""
+    """Origins of the configured providers' authorize URLs, exactly: the "Connect" and "Reconnect" forms post to the
+    console, which redirects there, and browsers check form-action on the redirect too. No wildcard subdomains: a
+    form on a console page may lead to the providers' sign-in pages and nowhere else under their domains."""
     sources = []
     for slug in PROVIDERS:
         config = oauth.config_for(slug)
         if config is None:
             continue
         parts = urlsplit(config.authorize_url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            sources.append(f"{parts.scheme}://{parts.netloc}")
-            if parts.scheme == "https" and parts.hostname and not _is_ip(parts.hostname):
-                # e.g. slack.com may send a signed-in user on to <workspace>.slack.com
-                sources.append(f"https://*.{parts.hostname}")
+        if parts.scheme in ("http", "https") and parts.hostname:
+            sources.append(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
     return list(dict.fromkeys(sources))
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -4,8 +4,9 @@ Views call these and render; none of them knows about requests or templates. Pag
 rejected key, no permission, not found) are left to propagate: the middleware renders them.
 
 Sync state is cached briefly so that many tabs watching one sync cost about one upstream read per polling
-interval. Every cache key includes a fingerprint of the user's credential: a response fetched with one key is
-never served to a request made with another. With REDIS_URL set the cache is shared by every web process.
+interval. Every cache key includes a fingerprint of the user's stored key (its value, its row, when it was saved): a
+response fetched with one key is never served to a request made with another, nor once the key is replaced or
+removed. With REDIS_URL set the cache is shared by every web process.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .aimable import errors
-from .aimable.client import AimableClient
+from .aimable.client import AimableClient, validate_uuid
 from .aimable.types import BrowseItem, Collection, Connector, Page, Space, Sync
 from .models import AuditEvent, RecentCollection
+from .permissions import sees_every_audit_event
 from .providers import Provider, get_provider, unknown_provider
 from .upstream import anonymous_client
 
@@ -274,6 +276,10 @@ def spaces_with_collections(*, client: AimableClient) -> list[SpaceCollections]:
     others: that space says why. A rejected key fails the whole read."""
     entries = []
     for space in client.list_spaces():
+        if not space.linkable:  # no URL, here or upstream, can carry its id: listed, but it cannot be opened
+            error = errors.BadResponseError("Aimable gave this space an ID that is not a UUID.")
+            entries.append(SpaceCollections(space, [], error))
+            continue
         try:
             entries.append(SpaceCollections(space, client.list_collections(space.space_id)))
         except (errors.InPlaceError, errors.PermissionDeniedError, errors.NotFoundError) as exc:
@@ -366,8 +372,9 @@ class BrowseLevel:
     page: Page[BrowseItem]
 
 
-def _tree_key(user: AbstractBaseUser, connector_id: str) -> str:
-    return f"browse-scope:{user.pk}:{connector_id}"
+def _tree_key(user: AbstractBaseUser, client: AimableClient, connector_id: str) -> str:
+    # With the stored key's fingerprint: what was read with a key replaced or removed since is not used.
+    return f"browse-scope:{user.pk}:{client.cache_fingerprint}:{connector_id}"
 
 
 def browse_level(
@@ -386,7 +393,7 @@ def browse_level(
     The connector's provider and scope are remembered for a few minutes, so that expanding a folder costs one
     upstream call; pass ``connector`` when the page already has it.
     """
-    key = _tree_key(user, connector_id)
+    key = _tree_key(user, client, connector_id)
     if connector is None:
         remembered = cache.get(key)
         if remembered is None:
@@ -411,10 +418,45 @@ def browse_level(
 # ----- the audit log ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AuditLog:
+    """The audit events a user may see (filtered), and the authors of those events for the user filter."""
+
+    events: QuerySet[AuditEvent]
+    usernames: QuerySet
+    sees_all: bool
+    key_missing: bool = False  # no usable key: only the user's own events are listed
+    error: errors.AimableError | None = None  # Aimable could not say which spaces the key reaches: the same
+
+
 def audit_events(
-    *, username: str = "", connector_id: str = "", action: str = "", outcome: str = ""
-) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.all()
+    *,
+    user: AbstractBaseUser,
+    client: AimableClient | None,
+    username: str = "",
+    connector_id: str = "",
+    action: str = "",
+    outcome: str = "",
+) -> AuditLog:
+    """The events ``user`` may see. Aimable's permissions apply unchanged: a user sees their own events and those
+    on the spaces their key lists now (asked each time: access taken away is gone at once); an event without a space
+    (e.g. on an API key) only its author. Staff and Auditors see all. Without a key (``client`` is None), or when
+    Aimable cannot say, only the user's own events: the log is never wider than what is known."""
+    own = AuditEvent.objects.filter(user=user)
+    key_missing, error = False, None
+    sees_all = sees_every_audit_event(user)
+    if sees_all:
+        visible = AuditEvent.objects.all()
+    elif client is None:
+        visible, key_missing = own, True
+    else:
+        try:
+            space_ids = _uuids(space.space_id for space in client.list_spaces())
+        except errors.AimableError as exc:  # a rejected key too: the user's own events need no upstream
+            visible, error = own, exc
+        else:
+            visible = AuditEvent.objects.filter(Q(user=user) | Q(space_id__in=space_ids))
+    events = visible
     if username:
         events = events.filter(username=username)
     if connector_id:
@@ -423,11 +465,19 @@ def audit_events(
         events = events.filter(action=action)
     if outcome in AuditEvent.Outcome.values:
         events = events.filter(outcome=outcome)
-    return events
+    usernames = visible.order_by("username").values_list("username", flat=True).distinct()
+    return AuditLog(events=events, usernames=usernames, sees_all=sees_all, key_missing=key_missing, error=error)
 
 
-def audit_usernames() -> QuerySet:
-    return AuditEvent.objects.order_by("username").values_list("username", flat=True).distinct()
+def _uuids(values) -> list[str]:
+    """The values that are UUIDs (an id from upstream that is not one matches no event)."""
+    valid = []
+    for value in values:
+        try:
+            valid.append(validate_uuid(value, "space_id"))
+        except errors.InvalidIdError:
+            continue
+    return valid
 
 
 # ----- health ------------------------------------------------------------------------------------------------------

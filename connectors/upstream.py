@@ -3,13 +3,16 @@
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
+from .aimable import errors
 from .aimable.client import AimableClient
 from .models import ApiKey
 
 
-def credential_fingerprint(secret: str, auth_scheme: str) -> str:
-    """Names a credential in cache keys without revealing it: one key's responses are never served to another."""
-    return salted_hmac("connectors.selectors.credential", f"{auth_scheme}:{secret}").hexdigest()[:32]
+def credential_fingerprint(secret: str, auth_scheme: str, *, version: str = "") -> str:
+    """Names a credential in cache keys without revealing it: one key's responses are never served to another.
+    ``version`` names the stored key (its row, and when it was saved): once a key is replaced or removed, even by
+    the same value typed again, nothing read with it before is served from the cache."""
+    return salted_hmac("connectors.selectors.credential", f"{version}:{auth_scheme}:{secret}").hexdigest()[:32]
 
 
 class ApiKeyMissing(Exception):
@@ -25,6 +28,7 @@ def client_with_key(secret: str | None, auth_scheme: str) -> AimableClient:
         read_timeout=settings.AIMABLE_READ_TIMEOUT,
         deadline=settings.AIMABLE_DEADLINE,
         max_retries=settings.AIMABLE_MAX_RETRIES,
+        max_response_bytes=settings.AIMABLE_MAX_RESPONSE_BYTES,
     )
 
 
@@ -37,8 +41,18 @@ def client_for(user) -> AimableClient:
         raise ApiKeyMissing()
     client = client_with_key(key.secret, key.auth_scheme)
     # Cache keys of reads made with this client include it: one user's responses are never served to another.
-    client.cache_fingerprint = credential_fingerprint(key.secret, key.auth_scheme)
+    version = f"{key.pk}:{key.updated_at.isoformat()}"
+    client.cache_fingerprint = credential_fingerprint(key.secret, key.auth_scheme, version=version)
     return client
+
+
+def client_or_none(user) -> AimableClient | None:
+    """The user's client, or ``None`` without a usable key (none stored, or one no request can carry): for a page
+    that works without one (the audit log)."""
+    try:
+        return client_for(user)
+    except (ApiKeyMissing, errors.AuthenticationError):
+        return None
 
 
 # /healthz answers the platform's health check within its timeout even when the upstream hangs: the upstream is
@@ -53,6 +67,7 @@ def anonymous_client() -> AimableClient:
         None,
         connect_timeout=min(settings.AIMABLE_CONNECT_TIMEOUT, HEALTH_CHECK_SECONDS),
         read_timeout=min(settings.AIMABLE_READ_TIMEOUT, HEALTH_CHECK_SECONDS),
-        deadline=min(settings.AIMABLE_DEADLINE, HEALTH_CHECK_SECONDS),
+        deadline=min(settings.AIMABLE_DEADLINE, HEALTH_CHECK_SECONDS),  # reading the answer included
         max_retries=0,
+        max_response_bytes=settings.AIMABLE_MAX_RESPONSE_BYTES,
     )

@@ -71,18 +71,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the one access log line of every request (gunicorn writes none), static files and redirects included.
+    "connectors.middleware.RequestIdMiddleware",
+    "connectors.middleware.UpstreamBudgetMiddleware",  # the page's one AIMABLE_DEADLINE, from the request's start
     "django.middleware.security.SecurityMiddleware",
     "connectors.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "connectors.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "connectors.middleware.SignedInNoStoreMiddleware",  # Cache-Control: private, no-store for a signed-in user
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "connectors.middleware.LoginRequiredMiddleware",  # Django's; htmx parts get HX-Redirect to the sign-in page
     "connectors.middleware.ReadOnlyMiddleware",
     "connectors.middleware.UpstreamErrorMiddleware",
     "connectors.database.DatabaseUnavailableMiddleware",  # the database down: a 503 page, not a traceback
@@ -168,15 +171,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ----- HTTPS, cookies and browser protections. Production defaults; DEBUG keeps http://127.0.0.1 working. -----
 # Proxies in front of the console that append to X-Forwarded-For and set X-Forwarded-Proto (a PaaS router: 1).
-# 0: the console is reached directly and those headers, which anyone can send, are ignored.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+# 0, the default everywhere: those headers, which anyone can send, are ignored. Trusting one proxy too many would let
+# a client pick its own address, and escape the login throttling by changing it on every try (docs/deployment.md).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the platform's health check speaks plain HTTP to the process
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# Opt-in: both reach beyond the console (every subdomain of its domain; browsers' built-in list, slow to leave), so
+# only whoever runs the whole domain turns them on. `check --deploy` warns while they are off: a choice, silenced.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for check, on in (("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS), ("security.W021", SECURE_HSTS_PRELOAD))
+    if not on
+]
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -221,6 +232,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "connectors.security.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# A wrong current password on the password form counts as a failed sign-in too (connectors/forms.py); never store
+# what was typed in the attempt records.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 
 # The upstream: the base URL without /v1 (the client appends /v1/...).
 AIMABLE_API_URL = env.str("AIMABLE_API_URL", default="https://api.aimable.com/api-proxy")
@@ -228,6 +242,8 @@ AIMABLE_CONNECT_TIMEOUT = env.float("AIMABLE_CONNECT_TIMEOUT", default=3.05)
 AIMABLE_READ_TIMEOUT = env.float("AIMABLE_READ_TIMEOUT", default=10.0)
 AIMABLE_DEADLINE = env.float("AIMABLE_DEADLINE", default=15.0)
 AIMABLE_MAX_RETRIES = env.int("AIMABLE_MAX_RETRIES", default=2)
+# The largest answer the console reads, once decoded (5 MB); a bigger one is refused with a readable error.
+AIMABLE_MAX_RESPONSE_BYTES = env.int("AIMABLE_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 
 # OAuth credential capture, per provider slug: OAUTH_GOOGLE_DRIVE_CLIENT_ID, ... configure "google-drive". The slugs
 # come from the variable names (the environment and the .env file), so settings need not import the provider

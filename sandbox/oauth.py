@@ -9,9 +9,12 @@
                                        oauth.v2.access with "ok" and a bot token; GitHub: no refresh, no expiry);
                                        also grant_type=refresh_token
 
-Any client id is accepted (it must just be the same at both steps); codes are single use and live 10 minutes.
-Issued tokens are recorded in the state (``state.oauth_tokens``); the sandbox accepts them, like any non-empty
-token, as connector credentials. Standard library only.
+Only registered clients are served, and only at their registered redirect URIs (exactly, as Google requires):
+anything else gets an error page, never a redirect, so the consent page cannot send a code to another site.
+Clients are registered when the sandbox starts (``--oauth-client CLIENT_ID=REDIRECT_URI``, kept across resets) or
+later (``register_client``; the control API's ``POST /_sandbox/oauth-clients``). Codes are single use and live 10
+minutes. Issued tokens are recorded in the state (``state.oauth_tokens``); the sandbox accepts them, like any
+non-empty token, as connector credentials. Standard library only.
 """
 
 from __future__ import annotations
@@ -69,6 +72,16 @@ def _valid_redirect_uri(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
+def register_client(state: SandboxState, client_id: str, redirect_uri: str) -> None:
+    """Lets ``client_id`` sign users in and send them back to ``redirect_uri`` (one call per redirect URI)."""
+    if not isinstance(client_id, str) or not client_id:
+        raise ValueError("client_id must be a non-empty string.")
+    if not isinstance(redirect_uri, str) or not _valid_redirect_uri(redirect_uri):
+        raise ValueError("redirect_uri must be an absolute http(s) URL without a fragment.")
+    with state.lock:
+        state.oauth_clients.setdefault(client_id, set()).add(redirect_uri)
+
+
 def handle(state: SandboxState, method: str, path: str, query: str, headers: dict, body: bytes) -> Answer:
     """Answer one /oauth/... request. ``headers`` has lower-cased names."""
     parts = [p for p in path.split("/") if p]
@@ -76,7 +89,7 @@ def handle(state: SandboxState, method: str, path: str, query: str, headers: dic
         return _json(404, {"detail": "Not Found"})
     provider, action = parts[1], parts[2]
     if action == "authorize" and method in ("GET", "HEAD"):
-        return _authorize_page(provider, dict(parse_qsl(query, keep_blank_values=True)))
+        return _authorize_page(state, provider, dict(parse_qsl(query, keep_blank_values=True)))
     if action == "authorize" and method == "POST":
         return _decide(state, provider, dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
     if action == "token" and method == "POST":
@@ -87,11 +100,18 @@ def handle(state: SandboxState, method: str, path: str, query: str, headers: dic
 _FLOW_FIELDS = ("client_id", "redirect_uri", "scope", "user_scope", "state", "code_challenge", "code_challenge_method")
 
 
-def _check_authorize(params: dict) -> str | None:
-    if not params.get("client_id"):
+def _check_authorize(state: SandboxState, params: dict) -> str | None:
+    client_id = params.get("client_id")
+    if not client_id:
         return "client_id is missing."
     if not _valid_redirect_uri(params.get("redirect_uri", "")):
         return "redirect_uri is missing or not an absolute http(s) URL."
+    with state.lock:
+        registered = sorted(state.oauth_clients.get(client_id, ()))
+    if not registered:
+        return f"The client {client_id} is not registered with the sandbox (--oauth-client CLIENT_ID=REDIRECT_URI)."
+    if params["redirect_uri"] not in registered:
+        return f"redirect_uri is not one registered for the client {client_id}: " + ", ".join(registered)
     if params.get("response_type", "code") != "code":
         return "Only response_type=code is supported."
     if params.get("code_challenge") and params.get("code_challenge_method", "plain") != "S256":
@@ -99,8 +119,8 @@ def _check_authorize(params: dict) -> str | None:
     return None
 
 
-def _authorize_page(provider: str, params: dict) -> Answer:
-    problem = _check_authorize(params)
+def _authorize_page(state: SandboxState, provider: str, params: dict) -> Answer:
+    problem = _check_authorize(state, params)
     if problem:
         return _error_page(problem)
     name = PROVIDERS[provider]
@@ -125,7 +145,7 @@ def _authorize_page(provider: str, params: dict) -> Answer:
 
 
 def _decide(state: SandboxState, provider: str, form: dict) -> Answer:
-    problem = _check_authorize(form)
+    problem = _check_authorize(state, form)
     if problem:
         return _error_page(problem)
     if form.get("decision") != "allow":

@@ -267,6 +267,4 @@ def load(state, now: float, *, with_connectors: bool = True) -> None:
         created=t(12 * DAY),
         updated=t(12 * DAY),
     )
-    add_s(
-        seed_uuid("other-1"), OTHER_CONNECTOR_ID, "completed", 233, t(2 * DAY), 75, {"duration_seconds": 75}
-    )
+    add_s(seed_uuid("other-1"), OTHER_CONNECTOR_ID, "completed", 233, t(2 * DAY), 75, {"duration_seconds": 75})

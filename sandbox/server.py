@@ -6,6 +6,7 @@ Standard library only; no Django, no import from the API client.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import sys
@@ -45,6 +46,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
     disable_nagle_algorithm = True
     server: _HTTPServer
 
@@ -199,9 +201,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         faults = state.get_faults()
         rule = state.take_rule(req.method, req.path)
         if rule is not None:
-            hang_seconds = (
-                rule["hang_seconds"] if rule["hang_seconds"] is not None else faults["hang_seconds"]
-            )
+            hang_seconds = rule["hang_seconds"] if rule["hang_seconds"] is not None else faults["hang_seconds"]
             if rule["delay_ms"]:
                 self.server.stop_event.wait(rule["delay_ms"] / 1000)
             if rule["passthrough"]:
@@ -295,16 +295,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
             elif parts == ["clock"] and method == "POST":
                 state.advance(float(data.get("advance_seconds", 0)))
                 return self._send(200, {"data": {"offset_seconds": state.clock_offset}})
+            elif parts == ["oauth-clients"] and method == "POST":
+                oauth_provider.register_client(state, data.get("client_id"), data.get("redirect_uri"))
+                return self._send(201, {"data": {"client_id": data["client_id"], "redirect_uri": data["redirect_uri"]}})
             elif parts == ["keys"] and method == "POST":
                 if not data.get("key") or not data.get("principal"):
                     return self._send(400, {"detail": "key and principal are required"})
                 state.add_key(data["key"], data["principal"], data.get("spaces", "*"))
-                return self._send(
-                    201, {"data": {"principal": data["principal"], "spaces": data.get("spaces", "*")}}
-                )
-            elif (
-                len(parts) == 3 and parts[0] == "connectors" and parts[2] == "credential" and method == "GET"
-            ):
+                return self._send(201, {"data": {"principal": data["principal"], "spaces": data.get("spaces", "*")}})
+            elif len(parts) == 3 and parts[0] == "connectors" and parts[2] == "credential" and method == "GET":
                 credential = state.credential(parts[1])
                 if credential is None:
                     return self._send(404, {"detail": "Connector not found"})
@@ -321,6 +320,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                                 "POST /_sandbox/reset",
                                 "POST /_sandbox/clock",
                                 "POST /_sandbox/keys",
+                                "POST /_sandbox/oauth-clients",
                                 "GET /_sandbox/connectors/{id}/credential",
                             ]
                         }
@@ -343,22 +343,57 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, handler)
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); not "" or 0.0.0.0, which mean every interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class RemoteBindRefused(ValueError):
+    """The sandbox asked to listen beyond loopback without allow_remote."""
+
+
 class SandboxServer:
     """The sandbox: state plus a threaded HTTP server.
 
     >>> server = SandboxServer(port=0, quiet=True).start()
     >>> server.url  # 'http://127.0.0.1:54321'
     >>> server.stop()
+
+    It listens on loopback only unless ``allow_remote`` (``--allow-remote``): it has no sign-in, and its control API
+    hands out the credentials connectors were created with (``/_sandbox/connectors/<id>/credential``).
+    ``oauth_clients`` ({client id: [redirect URI, ...]}) are the OAuth clients registered from the start.
     """
 
     admin_key = DEMO_ADMIN_KEY
     limited_key = DEMO_LIMITED_KEY
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, seed: bool = True, quiet: bool = False, **faults
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed: bool = True,
+        quiet: bool = False,
+        allow_remote: bool = False,
+        oauth_clients: dict[str, list[str]] | None = None,
+        **faults,
     ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise RemoteBindRefused(
+                f"Refusing to listen on {host or 'every interface'}: anyone who can reach the sandbox can read the "
+                "credentials it stores (/_sandbox/connectors/<id>/credential) and change its state, and it has no "
+                "sign-in. Use 127.0.0.1, or pass --allow-remote on a network you trust."
+            )
         self.quiet = quiet
-        self.state = SandboxState(seed_data=seed, faults=faults)
+        self.state = SandboxState(seed_data=seed, faults=faults, oauth_clients=oauth_clients)
+        for client_id, uris in (oauth_clients or {}).items():
+            for uri in uris:
+                oauth_provider.register_client(self.state, client_id, uri)  # checks each one, before binding
         self.httpd = _HTTPServer((host, port), SandboxHandler, self)
         self._thread: threading.Thread | None = None
 
@@ -436,6 +471,10 @@ class SandboxServer:
     def oauth_tokens(self) -> dict[str, dict]:
         """Access tokens issued by the sandbox's OAuth provider (/oauth/<provider>/token)."""
         return oauth_provider.issued(self.state)
+
+    def register_oauth_client(self, client_id: str, redirect_uri: str) -> None:
+        """Registers a redirect URI of an OAuth client (until the next reset)."""
+        oauth_provider.register_client(self.state, client_id, redirect_uri)
 
     def add_key(self, key: str | None = None, principal: str = "user-extra", spaces="*") -> str:
         key = key or f"aim_test_{uuid.uuid4().hex[:12]}"

@@ -85,10 +85,14 @@ def unit_hash(text: str) -> float:
 
 
 class SandboxState:
-    def __init__(self, *, seed_data: bool = True, faults: dict | None = None) -> None:
+    def __init__(
+        self, *, seed_data: bool = True, faults: dict | None = None, oauth_clients: dict[str, list[str]] | None = None
+    ) -> None:
         self.lock = threading.RLock()
         self.seed_data = seed_data
         self.default_faults = {**DEFAULT_FAULTS, **(faults or {})}
+        # client id -> its registered redirect URIs; those given at start survive reset(), like the seed.
+        self.default_oauth_clients = {client_id: tuple(uris) for client_id, uris in (oauth_clients or {}).items()}
         self._seq = itertools.count()
         self.log: deque = deque(maxlen=LOG_SIZE)
         self.reset()
@@ -108,6 +112,7 @@ class SandboxState:
             self.rules: list[dict] = []
             self.oauth: dict = {"codes": {}, "refresh": {}}  # the sandbox as an OAuth provider (oauth.py)
             self.oauth_tokens: dict[str, dict] = {}  # access tokens it issued
+            self.oauth_clients: dict[str, set[str]] = {k: set(v) for k, v in self.default_oauth_clients.items()}
             self.log.clear()
             seed.load(self, self.now(), with_connectors=self.seed_data)
 
@@ -278,9 +283,7 @@ class SandboxState:
             "seq": self.seq(),
         }
         if not c["credential_valid"]:
-            s.update(
-                outcome="failed", end_after=min(1.0, duration), error=(CREDENTIAL_ERROR, "credential_expired")
-            )
+            s.update(outcome="failed", end_after=min(1.0, duration), error=(CREDENTIAL_ERROR, "credential_expired"))
         elif unit_hash(sid + ":fail") < float(self.faults["fail_rate"]):
             s.update(outcome="failed", end_after=duration * (0.35 + 0.5 * unit_hash(sid + ":when")))
             s["error"] = self._failure(c, sid)

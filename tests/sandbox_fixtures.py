@@ -15,9 +15,14 @@
     .requests()               the /v1 request log (list of dicts), .clear_requests()
     .credential(connector_id) the stored credential
     .add_key(key, principal, spaces="*")
+    .register_oauth_client(client_id, redirect_uri)   until the next reset()
     .advance(seconds)         move the sandbox clock forward
     .state                    the SandboxState (take .state.lock for multi-step reads)
 `sandbox_clean` (function): the same object, reset() before the test.
+
+Its OAuth provider serves the clients of the console under Django's test client (tests/oauth/conftest.py:
+sandbox_oauth_settings), registered with their callback URLs on http://testserver, as an app is registered with a
+real provider; a live server (the browser tests) registers its own, whose port changes.
 """
 
 import pytest
@@ -25,11 +30,16 @@ import pytest
 from sandbox import SandboxServer
 
 SANDBOX_TEST_SETTINGS = {"sync_seconds": 2.0, "fail_rate": 0.0}
+TEST_CONSOLE_OAUTH_CLIENTS = {
+    f"console-{slug}": [f"http://testserver/oauth/{slug}/callback/"] for slug in ("google-drive", "slack", "github")
+}
 
 
 @pytest.fixture(scope="session")
 def sandbox():
-    server = SandboxServer("127.0.0.1", 0, quiet=True, **SANDBOX_TEST_SETTINGS)
+    server = SandboxServer(
+        "127.0.0.1", 0, quiet=True, oauth_clients=TEST_CONSOLE_OAUTH_CLIENTS, **SANDBOX_TEST_SETTINGS
+    )
     server.start()
     try:
         yield server

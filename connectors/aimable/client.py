@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import math
 import random
 import re
 import threading
@@ -18,20 +19,40 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 
+from .deadlines import DeadlineAdapter, answer_deadline, page_time_left
 from .errors import (
     AimableError,
     BadResponseError,
+    InvalidApiKeyError,
     InvalidIdError,
     RateLimitedError,
     UnavailableError,
     UpstreamTimeoutError,
     error_from_response,
 )
-from .types import BrowseItem, Collection, Connector, Page, Space, Sync, unwrap_list, unwrap_object
+from .types import (
+    BrowseItem,
+    Collection,
+    Connector,
+    Page,
+    Space,
+    Sync,
+    is_path_id,
+    is_uuid,
+    unwrap_list,
+    unwrap_object,
+)
 
-__all__ = ["USER_AGENT", "AimableClient", "shared_session", "validate_token", "validate_uuid"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "USER_AGENT",
+    "AimableClient",
+    "shared_session",
+    "validate_token",
+    "validate_uuid",
+]
 
 logger = logging.getLogger("connectors.aimable")
 
@@ -39,9 +60,10 @@ USER_AGENT = "aimable-connectors-console/0.1"
 POOL_SIZE = 32
 MAX_LIMIT = 100
 MAX_PARENT_ID_LENGTH = 512
+# The largest answer read, once decoded (a few KB of gzip can inflate to GB); the settings' AIMABLE_MAX_RESPONSE_BYTES.
+DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
 
-_UUID_FORM = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
-_TOKEN_FORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 # Header values we build from caller input: visible ASCII only, so requests never raises an error that
 # quotes the value (its InvalidHeader message would contain the key).
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
@@ -71,7 +93,7 @@ def shared_session() -> requests.Session:
         with _session_lock:
             if _session is None:
                 session = requests.Session()
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+                adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
@@ -83,14 +105,14 @@ def validate_uuid(value: Any, field: str) -> str:
     """Canonical lowercase UUID string, or :class:`InvalidIdError`."""
     if isinstance(value, uuid.UUID):
         return str(value)
-    if not isinstance(value, str) or not _UUID_FORM.fullmatch(value):
+    if not isinstance(value, str) or not is_uuid(value):
         raise InvalidIdError(field, "must be a UUID")
     return str(uuid.UUID(value))
 
 
 def validate_token(value: Any, field: str) -> str:
     """An opaque id safe to put in a path segment (connector_id, sync_id), or :class:`InvalidIdError`."""
-    if not isinstance(value, str) or not _TOKEN_FORM.fullmatch(value) or ".." in value:
+    if not is_path_id(value):
         raise InvalidIdError(field)
     return value
 
@@ -130,6 +152,37 @@ class _Result:
     request_id: str
 
 
+# Shorter credential values (a type, a flag) are no secret, and removing them would garble the message.
+MIN_SECRET_LENGTH = 8
+
+
+def _credential_secrets(body: Any) -> list[str]:
+    """Every string inside the ``credential`` of a request body (tokens, however the provider names them): an
+    upstream that echoes one in its error must not get it shown, logged or stored in the audit log."""
+    if not isinstance(body, dict):
+        return []
+    found, pending = [], [body.get("credential")]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+            found.append(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return sorted(found, key=len, reverse=True)  # longest first: a token inside another goes with it
+
+
+def _too_large_message(limit: int) -> str:
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if limit >= factor:
+            size = f"{math.floor(limit / factor * 10) / 10:g} {unit}"
+            break
+    else:
+        size = f"{limit} bytes"
+    return f"The Aimable API sent an answer larger than the console accepts (over {size})."
+
+
 def _transport_error(exc: requests.RequestException, request_id: str) -> AimableError:
     """The error for a request that got no HTTP answer."""
     if isinstance(exc, requests.Timeout):
@@ -147,8 +200,9 @@ class AimableClient:
     """A client for one API key against one Aimable base URL.
 
     Every call is one logical operation with its own ``X-Request-ID`` (also in ``last_request_id`` and on
-    every error), a total ``deadline`` covering retries and sleeps, and retries only where repeating the
-    request is safe (see :meth:`_should_retry`).
+    every error), a total ``deadline`` covering retries, sleeps and reading the answers (cut to what is left of the
+    page's budget, see :mod:`.deadlines`), answers of at most ``max_response_bytes`` once decoded, and retries only
+    where repeating the request is safe (see :meth:`_should_retry`).
     """
 
     def __init__(
@@ -163,6 +217,7 @@ class AimableClient:
         max_retries: int = 2,
         backoff: float = 0.2,
         retry_after_cap: float = 5.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -174,11 +229,13 @@ class AimableClient:
             base = base[: -len("/v1")]
         # None means "no credentials": only for the unauthenticated health check.
         if api_key is not None and (not isinstance(api_key, str) or not _HEADER_SAFE.fullmatch(api_key)):
-            raise ValueError("api_key must be a non-empty string of visible ASCII characters.")
+            raise InvalidApiKeyError()  # before any request: requests would fail on it, quoting the key
         if auth_scheme not in ("bearer", "x-api-key"):
             raise ValueError('auth_scheme must be "bearer" or "x-api-key".')
         if max_retries < 0:
             raise ValueError("max_retries must not be negative.")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be a positive integer.")
         self.base_url = base
         self._api_key = api_key
         self.auth_scheme = auth_scheme
@@ -188,6 +245,7 @@ class AimableClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self.retry_after_cap = retry_after_cap
+        self.max_response_bytes = max_response_bytes
         self._session = session
         self._sleep = sleep
         self._clock = clock
@@ -398,7 +456,9 @@ class AimableClient:
 
         def build(body: Any) -> Page[T]:
             envelope = unwrap_list(body)
-            items = [parser(obj) for obj in envelope.items]
+            # Never more rows than asked for, whatever the server sends: the rest are the next page's.
+            items = [parser(obj) for obj in envelope.items[:limit]]
+            sent_more = len(envelope.items) > limit
             # The server may ignore filters it does not know: apply them here as well.
             kept = [
                 item for item in items if all(getattr(item, name) == value for name, value in active_filters.items())
@@ -409,7 +469,7 @@ class AimableClient:
                 offset=offset,
                 total=envelope.total,
                 next_cursor=envelope.next_cursor,
-                has_more=envelope.has_more,
+                has_more=True if sent_more else envelope.has_more,
                 fetched=len(items),
                 request_id=result.request_id,
             )
@@ -448,11 +508,11 @@ class AimableClient:
         not_found_on_retry_ok: bool = False,
     ) -> _Result:
         """One logical call: attempts (:meth:`_request_once`), the retry decision (:meth:`_should_retry`), the
-        wait between attempts (:meth:`_sleep_time`) and the deadline over all of them."""
+        wait between attempts (:meth:`_sleep_time`) and the deadline over all of them (:meth:`_budget`)."""
         request_id = uuid.uuid4().hex
         self.last_request_id = request_id
         all_headers = {**self._headers(request_id), **(headers or {})}
-        deadline_at = self._clock() + self.deadline
+        deadline_at = self._clock() + self._budget()
         attempt = 0
         while True:
             attempt += 1
@@ -478,7 +538,7 @@ class AimableClient:
                 if not_found_on_retry_ok and attempt > 1 and response.status_code == 404:
                     return _Result(status=response.status_code, body=None, request_id=request_id)
                 error = error_from_response(response, request_id=request_id)
-                error.redact(self._api_key or "")
+                error.redact(self._api_key or "", *_credential_secrets(json))
 
             if not self._should_retry(error, attempt, method=method, retry=retry):
                 raise error
@@ -501,24 +561,59 @@ class AimableClient:
         attempt: int,
         request_id: str,
     ) -> requests.Response:
-        """One HTTP attempt within the ``remaining`` seconds of the deadline, logged; transport failures raise."""
+        """One HTTP attempt within the ``remaining`` seconds of the deadline, reading the answer included (every
+        socket read waits at most what is left), logged; transport failures raise."""
         session = self._session or shared_session()
         started = self._clock()
-        try:
-            response = session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                json=json,
-                headers=headers,
-                timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
-                allow_redirects=False,  # a redirect would carry X-API-Key to wherever it points
-            )
-        except requests.RequestException as exc:
-            self._log(method, path, type(exc).__name__, started, attempt, request_id)
-            raise
+        with answer_deadline(remaining) as deadline:
+            try:
+                response = session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
+                    allow_redirects=False,  # a redirect would carry X-API-Key to wherever it points
+                    stream=True,  # the body is read by _read_body: within the deadline and the size cap
+                )
+                self._read_body(response, deadline=deadline, request_id=request_id)
+            except requests.RequestException as exc:
+                self._log(method, path, type(exc).__name__, started, attempt, request_id)
+                raise
+            except BadResponseError:
+                self._log(method, path, f"{response.status_code} too large", started, attempt, request_id)
+                raise
         self._log(method, path, str(response.status_code), started, attempt, request_id)
         return response
+
+    def _read_body(self, response: requests.Response, *, deadline: float, request_id: str) -> None:
+        """Reads the body that ``stream=True`` left on the wire into ``response``: decoded, at most
+        ``max_response_bytes``, and by ``deadline`` (time.monotonic()); otherwise the connection is dropped."""
+        if response.raw is None:  # already read (a test double)
+            return
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(_CHUNK_BYTES):  # decoded chunks; never more inflated at once
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    message = _too_large_message(self.max_response_bytes)
+                    raise BadResponseError(message, status=response.status_code, request_id=request_id)
+                chunks.append(chunk)
+                if time.monotonic() > deadline:  # each socket read stops there too (DeadlineAdapter)
+                    raise requests.ReadTimeout("The answer did not arrive in time.", request=response.request)
+        except BaseException as exc:
+            response.close()  # part of an answer is left on the connection: never reuse it
+            if isinstance(exc, requests.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                # requests reports a read timeout in the body as a ConnectionError: it is a timeout all the same
+                raise requests.ReadTimeout(*exc.args, request=exc.request) from exc
+            raise
+        response._content = b"".join(chunks)
+
+    def _budget(self) -> float:
+        """Seconds this call may take: its own deadline, or what is left of the page's budget if less."""
+        page_left = page_time_left()
+        return self.deadline if page_left is None else min(self.deadline, page_left)
 
     def _should_retry(self, error: AimableError, attempt: int, *, method: str, retry: bool | None) -> bool:
         """Whether to send the call again after ``attempt`` attempts failed with ``error``.

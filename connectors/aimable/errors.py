@@ -6,6 +6,7 @@ and at most a short, sanitized snippet of a non-JSON body.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import html
 import re
@@ -24,6 +25,7 @@ __all__ = [
     "FieldError",
     "IdempotencyKeyReusedError",
     "InPlaceError",
+    "InvalidApiKeyError",
     "InvalidIdError",
     "NotFoundError",
     "PageError",
@@ -116,11 +118,12 @@ class AimableError(Exception):
         self.args = (message,)
         return self
 
-    def redact(self, secret: str) -> None:
-        """Remove ``secret`` from the message, in case the upstream echoed it back."""
-        if secret and secret in self.message:
-            self.message = self.message.replace(secret, "[redacted]")
-            self.args = (self.message,)
+    def redact(self, *secrets: str) -> None:
+        """Remove each of ``secrets`` from the message, in case the upstream echoed one back."""
+        message = _redact(self.message, secrets)
+        if message != self.message:
+            self.message = message
+            self.args = (message,)
 
 
 # The one distinction views act on. A view catches ``InPlaceError`` when it can show the failure where it happened
@@ -142,6 +145,17 @@ class TransientError(InPlaceError):
 
 class AuthenticationError(PageError):
     default_message = "The Aimable API rejected the API key."
+
+
+class InvalidApiKeyError(AuthenticationError, ValueError):
+    """The key has a character no API key has (a space, an accent, an invisible one): refused before any request,
+    since a header cannot carry it. Shown like a rejected key, with the way to store another; the key is never echoed.
+    """
+
+    default_message = (
+        "The stored API key has a character an API key cannot have (a space, an accent or an invisible character, "
+        "often copied along with it), so it was not sent. Store the key again."
+    )
 
 
 class PermissionDeniedError(PageError):
@@ -177,6 +191,18 @@ class ValidationError(InPlaceError):
     ) -> None:
         self.errors = list(errors or [])
         super().__init__(message, status=status, request_id=request_id)
+
+    def redact(self, *secrets: str) -> None:
+        super().redact(*secrets)
+        # The field errors are shown on the form's fields: the same secrets go from them too.
+        self.errors = [
+            dataclasses.replace(
+                error,
+                loc=tuple(_redact(part, secrets) if isinstance(part, str) else part for part in error.loc),
+                msg=_redact(error.msg, secrets),
+            )
+            for error in self.errors
+        ]
 
 
 class RateLimitedError(TransientError):
@@ -270,25 +296,28 @@ def _is_idempotency_reuse(message: str | None) -> bool:
     return bool(message and _IDEMPOTENCY_REUSE.search(message))
 
 
+# The longest wait a Retry-After can ask for: an upstream asking for "inf" or the year 9999 gets this instead, so the
+# number stays finite (an int for our own Retry-After header, a readable "try again in ... s").
+MAX_RETRY_AFTER = 3600.0
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date; ``None`` if unusable."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date, from 0 to
+    :data:`MAX_RETRY_AFTER`; ``None`` if unusable."""
     if not value:
         return None
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if seconds == seconds else None  # NaN guard
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError, AttributeError):
+            return None
+    if seconds != seconds:  # NaN
         return None
-    if when is None:
-        return None
-    current = time.time() if now is None else now
-    return max(when.timestamp() - current, 0.0)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _decode_body(response: requests.Response) -> tuple[Any, bool]:
@@ -377,4 +406,23 @@ def _clean(text: str, limit: int) -> str:
     text = " ".join(_CONTROL_CHARS.sub(" ", text).split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+# The shortest start of a secret removed where the length limit cut the secret off ("… ghp_ab…").
+_MIN_CUT_SECRET = 4
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if not secret:
+            continue
+        text = text.replace(secret, "[redacted]")
+        if text.endswith("…"):  # _clean cut the text: the secret's start may be left just before the "…"
+            kept = text[:-1]
+            cut = next(
+                (n for n in range(min(len(secret), len(kept)), _MIN_CUT_SECRET - 1, -1) if kept.endswith(secret[:n])), 0
+            )
+            if cut:
+                text = kept[:-cut] + "[redacted]…"
     return text

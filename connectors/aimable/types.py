@@ -2,10 +2,16 @@
 
 Parsing is tolerant: missing or null fields become ``None``/empty, unknown extra fields are ignored but kept
 in ``.raw``. Only a wrong overall shape, or an item without an id, is a :class:`BadResponseError`.
+
+Values enter the console here, so this is where they are checked for what the console does with them: a date that
+cannot be told in UTC becomes ``None`` (shown as "—"); an id that cannot be put in a URL path is kept (and shown)
+but says so (``linkable`` is false), so that no page links to it, polls it or sends it back.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +27,8 @@ __all__ = [
     "Page",
     "Space",
     "Sync",
+    "is_path_id",
+    "is_uuid",
     "parse_datetime",
     "unwrap_list",
     "unwrap_object",
@@ -31,9 +39,24 @@ T = TypeVar("T")
 TERMINAL_SYNC_STATUSES = frozenset({"completed", "failed", "cancelled", "succeeded", "canceled", "error"})
 CONTAINER_TYPES = frozenset({"folder", "organization", "directory", "drive", "workspace"})
 
+# An opaque id (connector_id, sync_id) that can be one segment of a URL path, the console's and Aimable's alike.
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_UUID_FORM = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def is_path_id(value: Any) -> bool:
+    """Whether ``value`` can be a path segment: letters, digits and ``_.:-``, at most 128, never ``/`` or ``..``."""
+    return isinstance(value, str) and bool(_PATH_ID.fullmatch(value)) and ".." not in value
+
+
+def is_uuid(value: Any) -> bool:
+    """Whether ``value`` is a UUID (hyphens optional): what a space or collection id in a path must be."""
+    return isinstance(value, uuid.UUID) or (isinstance(value, str) and bool(_UUID_FORM.fullmatch(value)))
+
 
 def parse_datetime(value: Any) -> datetime | None:
-    """ISO 8601 (``Z`` allowed) to an aware datetime; naive values are taken as UTC; junk becomes None."""
+    """ISO 8601 (``Z`` allowed) to an aware UTC datetime; naive values are taken as UTC; junk becomes None, and so
+    does a time that cannot be told in UTC (year 1 east of Greenwich, year 9999 west of it)."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str) and value.strip():
@@ -43,7 +66,12 @@ def parse_datetime(value: Any) -> datetime | None:
             return None
     else:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _str(value: Any) -> str | None:
@@ -97,6 +125,10 @@ class Space:
             raw=obj,
         )
 
+    @property
+    def linkable(self) -> bool:
+        return is_uuid(self.space_id)
+
 
 @dataclass(frozen=True)
 class Collection:
@@ -115,6 +147,10 @@ class Collection:
             description=_str(obj.get("description")),
             raw=obj,
         )
+
+    @property
+    def linkable(self) -> bool:
+        return is_uuid(self.collection_id)
 
 
 @dataclass(frozen=True)
@@ -143,6 +179,11 @@ class Connector:
             raw=obj,
         )
 
+    @property
+    def linkable(self) -> bool:
+        """Whether a page may link to it (its id can be a URL path segment); if not, it is shown as text only."""
+        return is_path_id(self.id)
+
 
 @dataclass(frozen=True)
 class Sync:
@@ -168,6 +209,11 @@ class Sync:
             completed_at=parse_datetime(obj.get("completed_at")),
             raw=obj,
         )
+
+    @property
+    def linkable(self) -> bool:
+        """Whether a page may link to it or poll it (its id can be a URL path segment)."""
+        return is_path_id(self.id)
 
     @property
     def is_terminal(self) -> bool:

@@ -44,10 +44,11 @@ def moment(value: datetime | None, now: datetime) -> dict | None:
     """A timestamp ready for <time>: ISO form, full UTC form for the tooltip, and "3 hours ago"."""
     if value is None:
         return None
+    # isoformat, not strftime: strftime writes the year 1 as "1"
     return {
         "iso": value.isoformat(),
-        "title": value.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "text": _ago(now - value) if value <= now else value.strftime("%Y-%m-%d %H:%M"),
+        "title": value.isoformat(sep=" ", timespec="seconds")[:19] + " UTC",
+        "text": _ago(now - value) if value <= now else value.isoformat(sep=" ", timespec="minutes")[:16],
     }
 
 

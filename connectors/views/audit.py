@@ -1,20 +1,28 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .. import selectors
 from ..audit import change_lines
 from ..models import AuditEvent
+from ..upstream import client_or_none
 
 
-@require_GET
+@require_safe
 def audit_log(request):
     username = request.GET.get("user", "").strip()
     connector_id = request.GET.get("connector", "").strip()
     action = request.GET.get("action", "")
     outcome = request.GET.get("outcome", "")
-    events = selectors.audit_events(username=username, connector_id=connector_id, action=action, outcome=outcome)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    log = selectors.audit_events(
+        user=request.user,
+        client=client_or_none(request.user),
+        username=username,
+        connector_id=connector_id,
+        action=action,
+        outcome=outcome,
+    )
+    page = Paginator(log.events, 50).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     for event in page.object_list:
         event.change_lines = change_lines(event.changes)
@@ -25,7 +33,8 @@ def audit_log(request):
         "connectors/audit_log.html",
         {
             "page": page,
-            "usernames": selectors.audit_usernames(),
+            "log": log,
+            "usernames": log.usernames,
             "actions": AuditEvent.Action.choices,
             "outcomes": AuditEvent.Outcome.choices,
             "filters": {"user": username, "connector": connector_id, "action": action, "outcome": outcome},

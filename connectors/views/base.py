@@ -1,6 +1,6 @@
 """The one entry point of the pages under a collection: ids validated, the user's client built, names loaded.
 
-    @require_GET
+    @require_safe
     @connector_view
     def connector_detail(request, page: ConnectorPage): ...
 
@@ -90,7 +90,8 @@ class ConnectorPage(CollectionPage):
         context.update(
             {
                 "connector": connector,
-                "connector_id": connector.id,
+                # Links use the id the page was opened with (checked by @connector_view), never the upstream's echo.
+                "connector_id": self.connector_id,
                 "provider": provider,
                 "scope_summary": provider.scope_summary(connector.scope_config),
             }
@@ -123,3 +124,25 @@ def render_page(request, template: str, context: dict, *, partial: str | None = 
     response: HttpResponse = render(request, name, context, status=status)
     patch_vary_headers(response, ("HX-Request",))  # one URL, two bodies: caches must tell them apart
     return response
+
+
+# What holds a typed or issued secret in the views that take credentials (the API key page, create, edit, Connect
+# and its callback) and in what they call (pending, services, the OAuth exchange, the client's body and headers).
+# With @sensitive_variables(*SECRET_VARIABLES) and @sensitive_post_parameters on the posted fields, error reports
+# (the DEBUG page, mailed tracebacks) show these as stars.
+SECRET_VARIABLES = (
+    "secret",
+    "api_key",
+    "credential",
+    "kept",
+    "typed",
+    "changes",
+    "code",
+    "flow",
+    "token",
+    "parsed",
+    "body",
+    "json",
+    "headers",
+    "all_headers",
+)

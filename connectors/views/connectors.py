@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_safe
 
 from .. import oauth, pending, selectors, services
 from ..aimable import errors
@@ -19,7 +20,7 @@ from ..paging import PageParams
 from ..permissions import is_read_only
 from ..providers import PROVIDERS
 from ..templatetags.console import badge_html, sync_now_html, when_html
-from .base import CollectionPage, ConnectorPage, collection_view, connector_view, render_page
+from .base import SECRET_VARIABLES, CollectionPage, ConnectorPage, collection_view, connector_view, render_page
 from .syncs import status_context
 
 CONNECTOR_STATUSES = ("active", "paused", "error", "disconnected")
@@ -43,6 +44,12 @@ _ROW = (
     '<a href="{}" class="small">Sync history</a></span></td>'
     "<td>{}</td></tr>"
 )
+# A connector whose id cannot be in a URL (the upstream's, unchecked): shown, but nothing links to it or polls it.
+_UNLINKED_ROW = (
+    '<tr><td><img src="{}" alt="" width="20" height="20" class="icon"> {}'
+    '<br><code class="small copyable" title="This ID cannot be opened in the console">{}</code></td>'
+    '<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class="muted small">—</span></td><td></td></tr>'
+)
 
 
 def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: bool = False) -> list[SafeString]:
@@ -58,6 +65,20 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
         provider = selectors.provider_of(connector)
         if provider.icon not in icons:
             icons[provider.icon] = static(provider.icon)
+        if not connector.linkable:
+            rows.append(
+                format_html(
+                    _UNLINKED_ROW,
+                    icons[provider.icon],
+                    provider.name,
+                    connector.id,
+                    badge_html(connector.status),
+                    provider.scope_summary(connector.scope_config),
+                    when_html(connector.created_at, now),
+                    when_html(connector.updated_at, now),
+                )
+            )
+            continue
         sync_now = (
             ""
             if read_only
@@ -84,7 +105,7 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
     return rows
 
 
-@require_GET
+@require_safe
 @collection_view
 def connector_list(request, page: CollectionPage):
     params = PageParams.from_request(request, default_limit=25)
@@ -127,6 +148,8 @@ def connector_list(request, page: CollectionPage):
     return render_page(request, "connectors/connector_list.html", context)
 
 
+@sensitive_variables(*SECRET_VARIABLES)
+@sensitive_post_parameters(*pending.SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @collection_view
 def connector_create(request, page: CollectionPage):
@@ -207,6 +230,8 @@ def connector_create(request, page: CollectionPage):
     pending.drop(request, key)
     page.visited()
     messages.success(request, f"{form.scope_provider.name} connector created.")
+    if not connector.linkable:  # its page cannot be addressed: the list shows it
+        return redirect("connector_list", page.space_id, page.collection_id)
     return redirect("connector_detail", page.space_id, page.collection_id, connector.id)
 
 
@@ -249,7 +274,7 @@ _SHOWN_FIELDS = frozenset(
 ) | {"credential"}
 
 
-@require_GET
+@require_safe
 @connector_view
 def connector_detail(request, page: ConnectorPage):
     if request.htmx:  # the syncs panel, loaded after the page: no need to read the connector again
@@ -280,6 +305,8 @@ def connector_detail(request, page: ConnectorPage):
     return render_page(request, "connectors/connector_detail.html", context)
 
 
+@sensitive_variables(*SECRET_VARIABLES)
+@sensitive_post_parameters(*pending.SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @connector_view
 def connector_edit(request, page: ConnectorPage):

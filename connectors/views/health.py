@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .. import selectors
 
@@ -33,7 +33,7 @@ def _cache_ok() -> bool:
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     """For the platform's health check: 200 while the database answers; the upstream is reported, not required."""
     checks = {"database": _database_ok(), "cache": _cache_ok(), "upstream": selectors.upstream_healthy()}

@@ -1,12 +1,14 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
 from ..aimable import errors
 from ..forms import ApiKeyForm
 from ..models import ApiKey
+from .base import SECRET_VARIABLES
 
 
 def _safe_next(request, default="home"):
@@ -19,6 +21,8 @@ def _safe_next(request, default="home"):
     return default
 
 
+@sensitive_variables(*SECRET_VARIABLES)
+@sensitive_post_parameters("secret")
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
     current = ApiKey.objects.filter(user=request.user).first()

@@ -15,7 +15,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from .. import oauth, pending, selectors, services
 from ..aimable import errors
@@ -24,6 +25,7 @@ from ..idempotency import new_idempotency_token, unsign_idempotency_key
 from ..models import AuditEvent
 from ..providers import PROVIDERS, get_provider
 from ..upstream import client_for
+from .base import SECRET_VARIABLES
 
 logger = logging.getLogger("connectors.oauth")
 
@@ -78,6 +80,8 @@ def _error_page(request, provider, message, status=400):
     return render(request, "connectors/oauth_error.html", {"provider": provider, "message": message}, status=status)
 
 
+@sensitive_variables(*SECRET_VARIABLES)
+@sensitive_post_parameters(*pending.SECRET_FIELDS)  # Connect posts the whole create form
 @require_POST
 def oauth_start(request, provider_slug):
     provider = _provider_or_404(provider_slug)
@@ -142,6 +146,8 @@ def oauth_start(request, provider_slug):
     return HttpResponseRedirect(oauth.begin(request, config, purpose))
 
 
+@sensitive_variables(*SECRET_VARIABLES)  # the code, the flow's PKCE verifier, the tokens it brings
+# GET only (not require_safe's HEAD too, as the pages): the one GET that changes something, spending a one-time code.
 @require_GET
 def oauth_callback(request, provider_slug):
     provider = _provider_or_404(provider_slug)
@@ -228,7 +234,7 @@ def _reconnect(request, provider, purpose, credential):
     return _back(purpose)
 
 
-@require_GET
+@require_safe
 def oauth_settings(request):
     rows = []
     for provider in PROVIDERS.values():

@@ -5,12 +5,13 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HTMX_STOP_POLLING
 
 from .. import selectors, services
 from ..aimable import errors
 from ..aimable.client import validate_token
+from ..aimable.types import is_path_id
 from ..paging import PageParams
 from .base import ConnectorPage, connector_view, render_page
 
@@ -44,7 +45,8 @@ def status_context(page: ConnectorPage, status: selectors.SyncStatus, *, failure
     return {
         **page.ids,
         "sync": status.sync,
-        "sync_id": status.sync_id,
+        # Blank when the upstream's id cannot be in a URL: the sync is shown, but not linked, polled or retried.
+        "sync_id": status.sync_id if is_path_id(status.sync_id) else "",
         "failure_reason": status.failure_reason,
         "running_for": status.running_for,
         "progress": status.progress,
@@ -64,7 +66,7 @@ def _render_status(request, template: str, context: dict, *, partial: str | None
     return response
 
 
-@require_GET
+@require_safe
 @connector_view
 def sync_detail(request, page: ConnectorPage, sync_id: str):
     sync_id = validate_token(sync_id, "sync_id")
@@ -75,7 +77,7 @@ def sync_detail(request, page: ConnectorPage, sync_id: str):
     return _render_status(request, "connectors/sync_detail.html", context, partial="status")
 
 
-@require_GET
+@require_safe
 @connector_view
 def sync_latest(request, page: ConnectorPage):
     """The latest sync of one connector, for a row of the connector list; polls only while it runs."""
@@ -85,7 +87,7 @@ def sync_latest(request, page: ConnectorPage):
     return _render_status(request, "connectors/connector_list.html#latest_sync", context)
 
 
-@require_GET
+@require_safe
 @connector_view
 def sync_list(request, page: ConnectorPage):
     """The sync history."""
@@ -138,15 +140,20 @@ def _start(request, page: ConnectorPage, *, retry_of: str):
         )
     except errors.ConflictError as exc:
         running = selectors.running_sync(client=page.client, **page.ids)
-        if running is not None:
+        if running is not None and running.linkable:
             messages.info(request, "A sync is already running for this connector: here it is.")
             return redirect("sync_detail", *page.path_args, running.id)
+        if running is not None:
+            messages.info(request, "A sync is already running for this connector.")
+            return redirect(back)
         messages.warning(request, f"The sync could not start: {exc.message}")
         return redirect(back)
     except errors.InPlaceError as exc:
         messages.error(request, f'The sync did not start: {exc.message} Press "Sync now" to try again.')
         return redirect(back)
     messages.success(request, "Sync started again." if retry_of else "Sync started.")
+    if not sync.linkable:  # its page cannot be addressed: the page it was started from shows it
+        return redirect(back)
     return redirect("sync_detail", *page.path_args, sync.id)
 
 

@@ -90,8 +90,8 @@ def test_repr_never_contains_the_key():
     ("kwargs", "message"),
     [
         ({"base_url": "ftp://x", "api_key": API_KEY}, "base_url"),
-        ({"base_url": BASE, "api_key": ""}, "api_key"),
-        ({"base_url": BASE, "api_key": API_KEY + "\r\nX-Evil: 1"}, "api_key"),
+        ({"base_url": BASE, "api_key": ""}, "API key"),
+        ({"base_url": BASE, "api_key": API_KEY + "\r\nX-Evil: 1"}, "API key"),
         ({"base_url": BASE, "api_key": API_KEY, "auth_scheme": "basic"}, "auth_scheme"),
     ],
 )

@@ -24,7 +24,7 @@ from connectors.aimable import (
 )
 from connectors.aimable.errors import parse_retry_after
 
-from .canned import API_KEY, BASE
+from .canned import API_KEY, BASE, COLLECTION, CONNECTOR, CONNECTOR_URL, PREFIX, SPACE
 
 
 def make_response(status, body=b"", headers=None):
@@ -101,9 +101,7 @@ def test_422_loc_parsing():
     error = error_from_response(make_response(422, body), request_id="r")
     assert isinstance(error, ValidationError)
     assert error.errors == [
-        FieldError(
-            loc=("query", "limit"), msg="Input should be less than or equal to 100", type="less_than_equal"
-        ),
+        FieldError(loc=("query", "limit"), msg="Input should be less than or equal to 100", type="less_than_equal"),
         FieldError(loc=("body", "scope_config", "folder_ids", 0), msg="Field required", type="missing"),
         FieldError(loc=("body",), msg="Invalid JSON", type="json_invalid"),
     ]
@@ -112,16 +110,13 @@ def test_422_loc_parsing():
     assert error.errors[1].field == "scope_config.folder_ids.0"
     assert error.errors[2].field == ""
     assert str(error) == (
-        "limit: Input should be less than or equal to 100; "
-        "scope_config.folder_ids.0: Field required; Invalid JSON"
+        "limit: Input should be less than or equal to 100; scope_config.folder_ids.0: Field required; Invalid JSON"
     )
     assert "500" not in str(error)  # the "input" is never shown
 
 
 def test_422_string_detail():
-    error = error_from_response(
-        make_response(422, {"detail": "provider_slug is not supported"}), request_id=None
-    )
+    error = error_from_response(make_response(422, {"detail": "provider_slug is not supported"}), request_id=None)
     assert isinstance(error, ValidationError)
     assert error.errors == []
     assert str(error) == "provider_slug is not supported"
@@ -165,9 +160,7 @@ def test_html_without_title_shows_no_markup():
 
 
 def test_plain_text_body_is_a_short_sanitized_snippet():
-    error = error_from_response(
-        make_response(503, "upstream\x00 connect\r\nerror " + "y" * 500), request_id=None
-    )
+    error = error_from_response(make_response(503, "upstream\x00 connect\r\nerror " + "y" * 500), request_id=None)
     message = str(error)
     assert message.startswith("The Aimable API had a problem (HTTP 503): upstream connect error yyy")
     assert len(message) < 200
@@ -200,6 +193,58 @@ def test_client_redacts_echoed_key(rsps, api):
         api.list_spaces()
     assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
     assert info.value.request_id == api.last_request_id
+
+
+ACCESS = "ghp_echoedAccessToken000000000000000000001"
+REFRESH = "ghr_echoedRefreshToken00000000000000000001"
+NESTED = "nested-client-secret-0000000001"
+CREDENTIAL = {"access_token": ACCESS, "refresh_token": REFRESH, "extra": {"client": [NESTED]}, "kind": "oauth"}
+
+
+def shown(error) -> str:
+    """Everything of an error that reaches a page, a log line or the audit log."""
+    return " ".join([str(error), repr(error), str(error.args), *(f"{e.loc} {e}" for e in getattr(error, "errors", []))])
+
+
+@pytest.mark.parametrize("status", [400, 409, 422, 500])
+def test_client_redacts_every_credential_value_echoed(rsps, api, status):
+    echo = f"bad credential {ACCESS} / {REFRESH} / {NESTED} for key {API_KEY}"
+    rsps.post(PREFIX, status=status, json={"detail": echo})
+    rsps.patch(CONNECTOR_URL, status=status, json={"detail": echo})
+    with pytest.raises(AimableError) as created:
+        api.create_connector(SPACE, COLLECTION, provider_slug="github", credential=CREDENTIAL, idempotency_key="k")
+    with pytest.raises(AimableError) as updated:
+        api.update_connector(SPACE, COLLECTION, CONNECTOR, credential=CREDENTIAL)
+    for error in (created.value, updated.value):
+        text = shown(error)
+        assert "bad credential [redacted] / [redacted] / [redacted] for key [redacted]" in text
+        assert not [s for s in (ACCESS, REFRESH, NESTED, API_KEY) if s in text]
+
+
+def test_client_redacts_credential_values_from_field_errors(rsps, api):
+    body = {
+        "detail": [
+            {"loc": ["body", "credential", ACCESS], "msg": f"token {REFRESH} is revoked", "type": "value_error"},
+            {"loc": ["body", "credential", "access_token"], "msg": f"{ACCESS} has expired", "type": "value_error"},
+        ]
+    }
+    rsps.post(PREFIX, status=422, json=body)
+    with pytest.raises(ValidationError) as info:
+        api.create_connector(SPACE, COLLECTION, provider_slug="github", credential=CREDENTIAL, idempotency_key="k")
+    text = shown(info.value)
+    assert ACCESS not in text and REFRESH not in text
+    assert [(e.field, e.msg) for e in info.value.errors] == [
+        ("credential.[redacted]", "token [redacted] is revoked"),
+        ("credential.access_token", "[redacted] has expired"),
+    ]
+
+
+def test_redact_removes_a_secret_the_length_limit_cut_off():
+    detail = "x" * 280 + " " + ACCESS  # the message is cut at 300 characters, in the middle of the token
+    error = error_from_response(make_response(500, {"detail": detail}), request_id=None)
+    assert ACCESS[:10] in str(error)
+    error.redact(ACCESS)
+    assert str(error).endswith(" [redacted]…") and ACCESS[:4] not in str(error)
 
 
 def test_rate_limited_retry_after_seconds():

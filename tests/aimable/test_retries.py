@@ -283,11 +283,7 @@ def test_create_body_never_logged(rsps, api, caplog):
     rsps.post(
         PREFIX,
         status=422,
-        json={
-            "detail": [
-                {"loc": ["body", "credential"], "msg": "bad", "type": "value_error", "input": "ya29.SECRET"}
-            ]
-        },
+        json={"detail": [{"loc": ["body", "credential"], "msg": "bad", "type": "value_error", "input": "ya29.SECRET"}]},
     )
     with pytest.raises(Exception) as info:  # noqa: B017
         api.create_connector(

@@ -51,6 +51,12 @@ def test_production_with_secrets_starts():
     assert "INSECURE" not in result.stderr
 
 
+def test_the_env_file_the_settings_read_is_never_committed():
+    """console/settings.py reads <project>/.env, where a laptop keeps its secrets: git ignores it."""
+    patterns = {line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()}
+    assert patterns & {"/.env", ".env"}
+
+
 # ----- the test suite's own settings are hermetic -------------------------------------------------------------------
 
 PROBE = """

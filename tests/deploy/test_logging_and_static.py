@@ -84,9 +84,10 @@ def test_error_responses_logged_by_django_carry_the_request_id(admin_client, san
     assert all(line.get("request", "").startswith("GET /spaces/") for line in django_lines)
 
 
-def test_static_files_have_hashed_names_and_a_long_immutable_cache(settings, collected_static):  # noqa: F811
+def test_static_files_have_hashed_names_and_a_long_immutable_cache(settings, collected_static, user):  # noqa: F811
     """After collectstatic, the app itself (whitenoise, production storage) serves a hashed URL for a year and
-    more, compressed for clients that accept it; the unhashed name is served too, but briefly cached."""
+    more, compressed for clients that accept it; the unhashed name is served too, but briefly cached. To a
+    signed-in user too: `no-store` is for pages, not for static files."""
     settings.STATIC_ROOT = collected_static
     settings.STORAGES = {
         **settings.STORAGES,
@@ -97,6 +98,7 @@ def test_static_files_have_hashed_names_and_a_long_immutable_cache(settings, col
     url = static("console/console.css")
     assert url != "/static/console/console.css" and url.startswith("/static/console/console.")  # hashed
     client = Client()  # a new handler: whitenoise reads the new STATIC_ROOT
+    client.force_login(user)
     response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
     assert response.status_code == 200
     assert response["Cache-Control"] == "max-age=315360000, public, immutable"

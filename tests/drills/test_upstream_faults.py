@@ -104,9 +104,7 @@ PAGES = {
     "browse": lambda c, u, s: c.get(reverse("connector_browse", args=IDS)),
     "sync history": lambda c, u, s: c.get(reverse("sync_list", args=IDS)),
     "sync now POST": lambda c, u, s: c.post(reverse("sync_trigger", args=IDS), follow=True),
-    "sync status partial": lambda c, u, s: c.get(
-        reverse("sync_detail", args=[*IDS, s]), HTTP_HX_REQUEST="true"
-    ),
+    "sync status partial": lambda c, u, s: c.get(reverse("sync_detail", args=[*IDS, s]), HTTP_HX_REQUEST="true"),
     "audit": lambda c, u, s: c.get(reverse("audit_log")),
 }
 

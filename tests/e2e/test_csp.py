@@ -81,6 +81,7 @@ def test_hx_confirm_needs_no_eval(violations, signed_in: Page, console):
 
 def test_connect_redirects_to_the_configured_provider_under_form_action(violations, signed_in: Page, console, settings):
     settings.OAUTH_PROVIDERS = sandbox_oauth_settings(console.sandbox.url)
+    console.sandbox.register_oauth_client("console-google-drive", console.url("/oauth/google-drive/callback/"))
     page = signed_in
     response = page.goto(console.create_url())
     assert console.sandbox.url in response.headers["content-security-policy"]

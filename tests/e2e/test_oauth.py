@@ -132,6 +132,7 @@ def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, setting
             "scopes": None,
         }
     }
+    sandbox.register_oauth_client("sandbox-console", console.url("/oauth/google-drive/callback/"))
     page = signed_in
     page.goto(console.connector_url(DISCONNECTED_CONNECTOR_ID))
     expect(page.locator(".banner-warning", has_text="credential has expired or was revoked")).to_be_visible()

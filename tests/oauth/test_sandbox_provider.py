@@ -16,6 +16,13 @@ VERIFIER = "a" * 50
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
 
 
+@pytest.fixture(autouse=True)
+def registered(sandbox_clean):
+    """The client of these tests, registered with its one redirect URI (after the reset)."""
+    sandbox_clean.register_oauth_client("cid", REDIRECT)
+    return sandbox_clean
+
+
 def authorize(sandbox, slug="google-drive", decision="allow", **extra):
     params = {"client_id": "cid", "redirect_uri": REDIRECT, "scope": "s1 s2", "state": "st-1", **extra}
     url = f"{sandbox.url}/oauth/{slug}/authorize"
@@ -60,6 +67,46 @@ def test_the_page_escapes_what_it_shows(sandbox_clean):
 def test_bad_authorize_requests_get_an_error_page_not_a_redirect(sandbox_clean, bad):
     page, answer = authorize(sandbox_clean, **bad)
     assert page.status_code == 400 and answer.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"redirect_uri": "https://evil.example/steal"},  # another site
+        {"redirect_uri": REDIRECT + "?next=https://evil.example/"},  # the registered one, changed
+        {"redirect_uri": REDIRECT.replace("127.0.0.1", "localhost")},
+        {"client_id": "not-registered"},
+    ],
+    ids=["other site", "other query", "other host", "unknown client"],
+)
+def test_only_a_registered_redirect_uri_of_the_client_gets_the_code(sandbox_clean, params):
+    """The consent page, and its Allow posted straight to the sandbox, answer an error page: never a redirect."""
+    page, answer = authorize(sandbox_clean, **params)
+    assert page.status_code == 400 and answer.status_code == 400
+    assert "Location" not in answer.headers and "Allow" not in page.text
+    assert sandbox_clean.state.oauth["codes"] == {}
+
+
+def test_clients_registered_at_start_survive_a_reset_and_others_do_not(sandbox_clean):
+    from sandbox import SandboxServer
+
+    with SandboxServer(port=0, quiet=True, oauth_clients={"console": [REDIRECT]}) as server:
+        assert authorize(server, client_id="console")[1].status_code == 302
+        server.register_oauth_client("later", REDIRECT)
+        assert authorize(server, client_id="later")[1].status_code == 302
+        server.reset()
+        assert authorize(server, client_id="console")[1].status_code == 302
+        assert authorize(server, client_id="later")[1].status_code == 400
+
+
+def test_clients_are_registered_through_the_control_api(sandbox_clean):
+    url = f"{sandbox_clean.url}/_sandbox/oauth-clients"
+    other = "http://127.0.0.1:9/elsewhere/"
+    assert requests.post(url, json={"client_id": "cid", "redirect_uri": other}, timeout=5).status_code == 201
+    assert authorize(sandbox_clean, redirect_uri=other)[1].status_code == 302
+    assert authorize(sandbox_clean)[1].status_code == 302  # the first one stays
+    bad = requests.post(url, json={"client_id": "cid", "redirect_uri": "javascript:alert(1)"}, timeout=5)
+    assert bad.status_code == 400
 
 
 def test_code_is_single_use_and_google_shape(sandbox_clean):

@@ -44,11 +44,15 @@ def test_every_response_has_it(client, sandbox_api):
         assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
 
 
-def test_form_action_allows_the_configured_oauth_providers(admin_client, settings, sandbox_api):
+def test_form_action_allows_exactly_the_configured_oauth_providers_authorize_origins(
+    admin_client, settings, sandbox_api
+):
     settings.OAUTH_PROVIDERS = sandbox_oauth_settings(sandbox_api.url)
     settings.OAUTH_PROVIDERS["github"]["authorize_url"] = "https://github.com/login/oauth/authorize"
+    settings.OAUTH_PROVIDERS["slack"]["authorize_url"] = "https://slack.com/oauth/v2/authorize"
     directives = policy(admin_client.get("/"))
-    assert directives["form-action"] == ["'self'", sandbox_api.url, "https://github.com", "https://*.github.com"]
+    # No wildcard (https://*.slack.com): nothing under the providers' domains but their authorize origins.
+    assert directives["form-action"] == ["'self'", sandbox_api.url, "https://slack.com", "https://github.com"]
     assert directives["script-src"] == ["'self'"]
 
 

@@ -46,7 +46,8 @@ def _settings(names, **env):
 def test_check_deploy_passes_with_production_settings():
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    # The two silenced: the HSTS opt-ins (includeSubDomains, preload), off by default.
+    assert "System check identified no issues (2 silenced)." in result.stdout
     assert "WARNINGS" not in result.stderr
 
 
@@ -65,6 +66,9 @@ def test_check_deploy_fails_when_https_is_switched_off():
 NAMES = [
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SILENCED_SYSTEM_CHECKS",
     "SECURE_PROXY_SSL_HEADER",
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
@@ -82,11 +86,14 @@ def test_production_defaults():
     values = _settings(NAMES, **PRODUCTION_ENV)
     assert values["SECURE_SSL_REDIRECT"] is True
     assert values["SECURE_HSTS_SECONDS"] == 31536000
-    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    # Opt-in: they bind every subdomain, and (preloaded) for years; check --deploy's warnings about them silenced.
+    assert values["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is False and values["SECURE_HSTS_PRELOAD"] is False
+    assert values["SILENCED_SYSTEM_CHECKS"] == ["security.W005", "security.W021"]
+    # No proxy is trusted unless one is configured (the PaaS guide sets 1): X-Forwarded-* are anyone's to send.
+    assert values["TRUSTED_PROXY_COUNT"] == 0 and values["SECURE_PROXY_SSL_HEADER"] is None
     assert values["SESSION_COOKIE_SECURE"] is True and values["CSRF_COOKIE_SECURE"] is True
     assert values["SESSION_COOKIE_AGE"] == 8 * 3600
     assert values["SESSION_EXPIRE_AT_BROWSER_CLOSE"] is False
-    assert values["TRUSTED_PROXY_COUNT"] == 1
     assert values["X_FRAME_OPTIONS"] == "DENY"
     assert values["SECURE_REFERRER_POLICY"] == "same-origin"
     assert values["AXES_FAILURE_LIMIT"] == 5
@@ -98,16 +105,21 @@ def test_environment_overrides():
         NAMES,
         **PRODUCTION_ENV,
         SECURE_HSTS_SECONDS="3600",
+        SECURE_HSTS_INCLUDE_SUBDOMAINS="true",
+        SECURE_HSTS_PRELOAD="true",
         SESSION_COOKIE_AGE="1800",
         SESSION_EXPIRE_AT_BROWSER_CLOSE="true",
-        TRUSTED_PROXY_COUNT="0",
+        TRUSTED_PROXY_COUNT="1",
         LOGIN_FAILURE_LIMIT="3",
         LOGIN_LOCKOUT_MINUTES="60",
     )
     assert values["SECURE_HSTS_SECONDS"] == 3600
+    assert values["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True and values["SECURE_HSTS_PRELOAD"] is True
+    assert values["SILENCED_SYSTEM_CHECKS"] == []
     assert values["SESSION_COOKIE_AGE"] == 1800 and values["SESSION_EXPIRE_AT_BROWSER_CLOSE"] is True
-    # Reached directly: X-Forwarded-Proto is anyone's to send, so it is not trusted.
-    assert values["TRUSTED_PROXY_COUNT"] == 0 and values["SECURE_PROXY_SSL_HEADER"] is None
+    # Behind the PaaS router: it sets X-Forwarded-Proto, so that is trusted.
+    assert values["TRUSTED_PROXY_COUNT"] == 1
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["AXES_FAILURE_LIMIT"] == 3 and values["AXES_COOLOFF_TIME"] == "1:00:00"
 
 
@@ -150,7 +162,7 @@ def test_plain_http_is_redirected_to_https(https_settings):
 def test_https_through_the_proxy_is_served_with_hsts(https_settings):
     response = Client().get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 200
-    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert response["Strict-Transport-Security"] == "max-age=31536000"  # includeSubDomains, preload: opt-in
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"

@@ -11,7 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.aimable.client import _TOKEN_FORM, _UUID_FORM, MAX_PARENT_ID_LENGTH
+from connectors.aimable.client import MAX_PARENT_ID_LENGTH
+from connectors.aimable.types import is_path_id, is_uuid
 from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +81,15 @@ QUERY_KEYS = [
 ]
 queries = st.dictionaries(st.sampled_from(QUERY_KEYS), texts, max_size=4)
 SUFFIXES = [
-    "", "edit/", "delete/", "browse/", "sync/", "sync/latest/", "sync/cancel/", "syncs/", "syncs/{sync}/",
+    "",
+    "edit/",
+    "delete/",
+    "browse/",
+    "sync/",
+    "sync/latest/",
+    "sync/cancel/",
+    "syncs/",
+    "syncs/{sync}/",
     "syncs/{sync}/retry/",
 ]
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -97,9 +106,9 @@ def check_upstream_calls(sandbox_api):
         segments = [unquote(s) for s in entry["path"].split("/")]
         for before, segment in zip(segments, segments[1:], strict=False):
             if before in ("spaces", "collections"):
-                assert _UUID_FORM.fullmatch(segment), entry["path"]
+                assert is_uuid(segment), entry["path"]
             elif before in ("connectors", "sync") and segment not in ("", "browse", "sync"):
-                assert _TOKEN_FORM.fullmatch(segment) and ".." not in segment, entry["path"]
+                assert is_path_id(segment), entry["path"]
         parent = entry["query"].get("parent_id")
         assert parent is None or len(parent) <= MAX_PARENT_ID_LENGTH
     sandbox_api.clear_requests()

@@ -85,6 +85,63 @@ def test_the_password_is_never_stored_or_logged(user, caplog):
     assert "wrong-password" not in attempt.post_data and "wrong-password" not in caplog.text
 
 
+def test_with_the_default_settings_a_rotating_forwarded_for_does_not_escape_the_lock(settings, user):
+    """Reached directly (no proxy configured: the default everywhere), X-Forwarded-For is the client's own claim."""
+    import console.test_settings as configured  # the settings as the environment left them, before this module's
+
+    settings.TRUSTED_PROXY_COUNT = configured.TRUSTED_PROXY_COUNT
+    client = Client()
+    for n in range(5):
+        sign_in(client, "alice", "wrong-password", forwarded=f"198.51.100.{n}")
+    assert sign_in(client, "alice", PASSWORD, forwarded="192.0.2.77").status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"10.1.2.3"}  # the connecting address
+
+
+# ----- the password form: a wrong current password counts as a failed sign-in -----
+
+PASSWORD_FORM = "/accounts/password/"
+
+
+def change_password(client, old, new="a-new-long-passphrase-42"):
+    data = {"old_password": old, "new_password1": new, "new_password2": new}
+    return client.post(PASSWORD_FORM, data, REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="203.0.113.10")
+
+
+def test_wrong_current_passwords_lock_the_password_form(user):
+    client = Client()
+    client.force_login(user)
+    for _ in range(4):
+        response = change_password(client, "wrong-password")
+        assert response.status_code == 200 and "password was entered incorrectly" in response.content.decode()
+    locked = change_password(client, "wrong-password")
+    assert locked.status_code == 429 and "Too many" in locked.content.decode()
+    # Locked: the right current password is refused too, and the password stays as it was.
+    assert change_password(client, PASSWORD).status_code == 429
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    # The same lock as the sign-in page's: this user from this address.
+    assert sign_in(Client(), "alice", PASSWORD).status_code == 429
+
+
+def test_the_password_form_still_changes_the_password(user):
+    client = Client()
+    client.force_login(user)
+    assert change_password(client, "wrong-password").status_code == 200
+    response = change_password(client, PASSWORD)
+    assert response.status_code == 302 and response.url == "/accounts/password/done/"
+    user.refresh_from_db()
+    assert user.check_password("a-new-long-passphrase-42")
+
+
+def test_typed_passwords_are_never_stored_in_the_attempts(user):
+    client = Client()
+    client.force_login(user)
+    change_password(client, "wrong-password", new="typed-new-passphrase-7")
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == "alice"
+    assert "wrong-password" not in attempt.post_data and "typed-new-passphrase-7" not in attempt.post_data
+
+
 # ----- client_ip -----
 
 rf = RequestFactory()

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from connectors.models import ApiKey, AuditEvent
 from connectors.permissions import ALLOWED_POSTS, CHANGES, READ_PAGES
 from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
+from tests.conftest import _clear_cache
 from tests.oauth.conftest import sandbox_oauth_settings
 from tests.views.helpers import HTMX, upstream_writes
 
@@ -103,6 +104,29 @@ def test_pages_that_only_change_are_refused_but_not_audited(read_only_client, na
     assert response.status_code == 403
     assert "You have read-only access" in response.content.decode()
     assert not AuditEvent.objects.exists()  # looking at a form changes nothing
+
+
+def test_refused_gets_are_recorded_at_most_once_a_minute_per_user_and_path(
+    read_only_client, read_only_user, django_user_model, oauth_configured
+):
+    """A link on another site can make a read-only user's browser GET an OAuth callback again and again."""
+    callback = reverse("oauth_callback", args=["google-drive"])
+    for n in range(5):
+        assert read_only_client.get(f"{callback}?code=c{n}&state=s").status_code == 403
+    assert AuditEvent.objects.count() == 1
+    assert read_only_client.get(reverse("oauth_callback", args=["slack"]) + "?code=c").status_code == 403
+    assert AuditEvent.objects.count() == 2  # another path: its own record
+    dave = django_user_model.objects.create_user("dave")
+    dave.groups.add(read_only_user.groups.get())
+    read_only_client.force_login(dave)
+    assert read_only_client.get(callback).status_code == 403
+    assert AuditEvent.objects.filter(user=dave).count() == 1  # another user: their own record
+    for _ in range(3):  # a POST is a deliberate attempt: each one is recorded
+        assert read_only_client.post(reverse("connector_delete", args=CONNECTOR)).status_code == 403
+    assert AuditEvent.objects.filter(user=dave).count() == 4
+    _clear_cache()  # a minute later: the entry that held back the repeats has expired
+    assert read_only_client.get(callback).status_code == 403
+    assert AuditEvent.objects.filter(user=dave).count() == 5
 
 
 def test_the_audit_log_shows_the_denied_attempt(read_only_client, admin_client):

@@ -201,8 +201,9 @@ def test_saving_patches_scope_config_and_keeps_what_was_not_shown(admin_client, 
     assert response.status_code == 302
     assert response.url == reverse("connector_detail", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID, DRIVE_CONNECTOR_ID])
     (patch,) = [c for c in calls if c["method"] == "PATCH"]
-    assert patch["json"] == {"scope_config": {"folder_ids": [ENGINEERING_FOLDER_ID, RUNBOOKS_FOLDER_ID,
-                                                             ARCHIVE_FOLDER_ID]}}
+    assert patch["json"] == {
+        "scope_config": {"folder_ids": [ENGINEERING_FOLDER_ID, RUNBOOKS_FOLDER_ID, ARCHIVE_FOLDER_ID]}
+    }
     assert scope_of(sandbox_api)["folder_ids"] == [ENGINEERING_FOLDER_ID, RUNBOOKS_FOLDER_ID, ARCHIVE_FOLDER_ID]
 
 
@@ -223,18 +224,22 @@ def test_a_selection_of_an_item_not_shown_is_ignored(admin_client, sandbox_api):
 
 def test_saving_from_a_slack_tree(admin_client, sandbox_api):
     general, engineering = slack_channel_id("general"), slack_channel_id("engineering")
-    data = tree_post([general, engineering], seen={general: "general", engineering: "engineering"},
-                     key="channel_ids", save="1")
+    data = tree_post(
+        [general, engineering], seen={general: "general", engineering: "engineering"}, key="channel_ids", save="1"
+    )
     admin_client.post(url(SLACK_CONNECTOR_ID), data)
     assert scope_of(sandbox_api, SLACK_CONNECTOR_ID)["channel_ids"] == [
-        engineering, slack_channel_id("incidents"), general
+        engineering,
+        slack_channel_id("incidents"),
+        general,
     ]
 
 
 def test_saving_from_a_github_tree(admin_client, sandbox_api):
     seen = {"acme-corp/docs": "docs", "acme-corp/platform-api": "platform-api", "acme-corp/sdk-js": "sdk-js"}
-    admin_client.post(url(GITHUB_CONNECTOR_ID), tree_post(["acme-corp/sdk-js"], seen=seen, key="repositories",
-                                                          save="1"))
+    admin_client.post(
+        url(GITHUB_CONNECTOR_ID), tree_post(["acme-corp/sdk-js"], seen=seen, key="repositories", save="1")
+    )
     assert scope_of(sandbox_api, GITHUB_CONNECTOR_ID) == {"repositories": ["acme-corp/sdk-js"]}
     assert GITHUB_SCOPE_REPOSITORIES != ["acme-corp/sdk-js"]
 
@@ -243,8 +248,13 @@ def test_saving_from_a_github_tree(admin_client, sandbox_api):
     ("rule", "text"),
     [
         ({"status": 503}, "The scope was not saved"),
-        ({"status": 422, "detail": [{"loc": ["body", "scope_config", "folder_ids", 0], "msg": "Unknown folder",
-                                     "type": "x"}]}, "Unknown folder"),
+        (
+            {
+                "status": 422,
+                "detail": [{"loc": ["body", "scope_config", "folder_ids", 0], "msg": "Unknown folder", "type": "x"}],
+            },
+            "Unknown folder",
+        ),
         ({"hang": True, "hang_seconds": 2}, "did not answer in time"),
     ],
 )

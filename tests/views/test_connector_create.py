@@ -70,8 +70,11 @@ def test_the_form_has_visible_labels_password_inputs_and_an_idempotency_token(ad
 
 @pytest.mark.parametrize(
     ("slug", "label", "other"),
-    [("google-drive", "Folder IDs", "Channel IDs"), ("slack", "Channel IDs", "Repositories"),
-     ("github", "Repositories", "Folder IDs")],
+    [
+        ("google-drive", "Folder IDs", "Channel IDs"),
+        ("slack", "Channel IDs", "Repositories"),
+        ("github", "Repositories", "Folder IDs"),
+    ],
 )
 def test_each_provider_shows_its_own_scope_field(admin_client, slug, label, other):
     page = admin_client.get(URL + f"?provider={slug}").content.decode()
@@ -169,8 +172,11 @@ def test_an_access_token_is_required_and_nothing_is_sent(admin_client, sandbox_a
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [("{not json", "This is not valid JSON"), ("[1, 2]", "Enter a JSON object"),
-     ('{"folder_ids": ["x"]}', "Use the field above for folder_ids")],
+    [
+        ("{not json", "This is not valid JSON"),
+        ("[1, 2]", "Enter a JSON object"),
+        ('{"folder_ids": ["x"]}', "Use the field above for folder_ids"),
+    ],
 )
 def test_the_advanced_json_field_is_checked(admin_client, sandbox_api, extra, message):
     response = admin_client.post(URL, form_data(admin_client, scope_extra=extra))

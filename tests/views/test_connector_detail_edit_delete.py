@@ -199,8 +199,14 @@ def test_the_edit_form_shows_the_current_values_but_never_the_credential(admin_c
     response = admin_client.get(url("connector_edit"))
     assert response.status_code == 200
     page = response.content.decode()
-    for text in ("Status", "Folder IDs", "New access token", "New refresh token", "Save changes",
-                 "Leave blank to keep the current credential"):
+    for text in (
+        "Status",
+        "Folder IDs",
+        "New access token",
+        "New refresh token",
+        "Save changes",
+        "Leave blank to keep the current credential",
+    ):
         assert text in page, text
     assert "\n".join(DRIVE_SCOPE_FOLDER_IDS) in page
     assert 'value="active" id="id_status_0" required checked' in page
@@ -298,9 +304,7 @@ def test_a_422_on_an_unknown_location_is_a_form_level_error(admin_client, sandbo
 def test_a_failed_save_shows_the_form_again_with_the_input(admin_client, sandbox_api, settings, rule):
     fail_fast(settings)
     sandbox_api.add_rule(method="PATCH", **rule)
-    response = admin_client.post(
-        url("connector_edit"), edit_data(scope_folder_ids="1KEEPME", access_token=NEW_TOKEN)
-    )
+    response = admin_client.post(url("connector_edit"), edit_data(scope_folder_ids="1KEEPME", access_token=NEW_TOKEN))
     assert response.status_code == 200
     page = response.content.decode()
     assert "Your changes were not saved" in page and "Save changes" in page
@@ -419,8 +423,10 @@ def test_an_empty_scope_list_upstream_is_not_a_change(admin_client, sandbox_api,
 
 @pytest.mark.parametrize(
     ("space", "collection", "text"),
-    [(DEMO_SPACE_ID, str(uuid.uuid4()), "Collection not found"), (str(uuid.uuid4()), DEMO_COLLECTION_ID,
-                                                                    "Space not found")],
+    [
+        (DEMO_SPACE_ID, str(uuid.uuid4()), "Collection not found"),
+        (str(uuid.uuid4()), DEMO_COLLECTION_ID, "Space not found"),
+    ],
 )
 def test_a_missing_space_or_collection_is_named_on_the_404_page(admin_client, space, collection, text):
     response = admin_client.get(url("connector_detail", DRIVE_CONNECTOR_ID, space=space, collection=collection))

@@ -2,7 +2,8 @@ import pytest
 from django.urls import reverse
 
 from connectors.models import RecentCollection
-from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID
+from tests.conftest import store_key
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,25 @@ def test_healthz_needs_no_login_and_reports_each_part(client, sandbox_api):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "upstream": "ok"}}
+
+
+def test_head_is_answered_as_get_is_without_a_body(client, user, sandbox_api):
+    """HEAD (uptime monitors, link checkers) on /healthz and on the pages: 200, as GET, not 405."""
+    health = client.head("/healthz")
+    assert health.status_code == 200 and health.content == b""
+    store_key(user, sandbox_api.admin_key)
+    client.force_login(user)
+    connector = [DEMO_SPACE_ID, DEMO_COLLECTION_ID, DRIVE_CONNECTOR_ID]
+    for url in (
+        reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID]),
+        reverse("connector_detail", args=connector),
+        reverse("sync_list", args=connector),
+        reverse("audit_log"),
+        reverse("oauth_settings"),
+    ):
+        response = client.head(url)
+        assert response.status_code == 200, url
+        assert response.content == b""
 
 
 def test_healthz_reports_an_unreachable_upstream_without_failing(client, settings):

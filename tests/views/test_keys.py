@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from connectors.models import ApiKey
 from connectors.upstream import client_for
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID
 from tests.conftest import store_key
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,35 @@ def test_each_user_uses_only_their_own_key(client, user, other_user, sandbox_api
     assert b"Globex Research" not in home
     client.force_login(user)
     assert b"Globex Research" in client.get(reverse("home")).content
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "aim_demo_admin_4f7c2a9e1b6d\u00e9",  # an accent
+        "aim_demo_\u200badmin_4f7c2a9e1b6d",  # a zero-width space, copied along with the key
+        "\ufeffaim_demo_admin_4f7c2a9e1b6d",  # a byte order mark
+    ],
+)
+def test_a_key_with_an_accented_or_invisible_character_is_a_form_error(client, user, sandbox_api, secret):
+    client.force_login(user)
+    response = client.post(URL, {"secret": secret, "auth_scheme": "bearer"})
+    assert response.status_code == 200
+    assert "accented or invisible" in response.content.decode()
+    assert not ApiKey.objects.filter(user=user).exists()
+    assert sandbox_api.requests() == []  # nothing was sent
+
+
+def test_a_stored_key_no_header_can_carry_is_a_readable_page_everywhere(client, user, sandbox_api):
+    """Stored before the form refused it (or through the admin): every page says so, none is a 500."""
+    store_key(user, "aim_d\u00e9mo_key_1234")
+    client.force_login(user)
+    collection = reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])
+    for page_url in (reverse("home"), collection):
+        response = client.get(page_url)
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert "Your API key was rejected" in page and f'href="{URL}"' in page
+    latest = reverse("sync_latest", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID, DRIVE_CONNECTOR_ID])
+    assert client.get(latest, HTTP_HX_REQUEST="true").status_code == 286  # a polled part stops, and says why
+    assert sandbox_api.requests() == []

@@ -156,38 +156,37 @@ def test_a_connector_whose_id_is_new_has_its_page(admin_client, sandbox_api):
         assert resolve(synced).url_name == "sync_detail"
 
 
-def test_a_create_resubmitted_after_success_is_audited_once(admin_client, sandbox_api):
-    form = admin_client.get(reverse("connector_create", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID])).content.decode()
+CREATE_URL = reverse("connector_create", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID])
+
+
+def github_form(client) -> dict:
+    """What the create form posts, with the idempotency token the page gave."""
+    form = client.get(CREATE_URL).content.decode()
     token = re.search(r'name="idempotency_token" value="([^"]+)"', form).group(1)
-    data = {
+    return {
         "provider": "github",
         "access_token": "ghp_typed",
         "scope_repositories": "acme/a",
         "idempotency_token": token,
     }
-    url = reverse("connector_create", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID])
-    first, again = admin_client.post(url, data), admin_client.post(url, data)
+
+
+def test_a_create_resubmitted_after_success_is_audited_once(admin_client, sandbox_api):
+    data = github_form(admin_client)
+    first, again = admin_client.post(CREATE_URL, data), admin_client.post(CREATE_URL, data)
     assert first.status_code == again.status_code == 302 and first.url == again.url
     events = AuditEvent.objects.filter(action=AuditEvent.Action.CONNECTOR_CREATE, outcome=AuditEvent.Outcome.OK)
     assert events.count() == 1
 
 
 def test_a_create_resent_with_other_values_is_told_apart_and_gets_a_new_key(admin_client, sandbox_api):
-    url = reverse("connector_create", args=[DEMO_SPACE_ID, EMPTY_COLLECTION_ID])
-    form = admin_client.get(url).content.decode()
-    token = re.search(r'name="idempotency_token" value="([^"]+)"', form).group(1)
-    data = {
-        "provider": "github",
-        "access_token": "ghp_typed",
-        "scope_repositories": "acme/a",
-        "idempotency_token": token,
-    }
-    assert admin_client.post(url, data).status_code == 302
-    response = admin_client.post(url, {**data, "scope_repositories": "acme/b"})  # the sandbox answers 422
+    data = github_form(admin_client)
+    assert admin_client.post(CREATE_URL, data).status_code == 302
+    response = admin_client.post(CREATE_URL, {**data, "scope_repositories": "acme/b"})  # the sandbox answers 422
     assert response.status_code == 200
     page = response.content.decode()
     assert "already sent once with other values" in page and "acme/b" in page
-    assert token not in page  # a new key for the next try
+    assert data["idempotency_token"] not in page  # a new key for the next try
 
 
 def test_the_edit_form_keeps_a_typed_credential_after_a_failed_save(admin_client, sandbox_api):
