@@ -1,17 +1,25 @@
-"""The console's markup written once: badges, times and the "Sync now" button, as ``format_html`` helpers used by
+"""The console's markup written once: badges, times and the "Sync now" button, as ``html_format`` helpers used by
 the templates (as tags) and by the list rows built in Python (connectors/views/connectors.py)."""
 
+import html
 import re
 from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 register = template.Library()
 
 _CSS_TOKEN = re.compile(r"[^a-z0-9-]+")
+
+
+def html_format(template: str, *args) -> SafeString:
+    """Django's format_html, escaping each argument the same way (markup that is already safe is kept), without its
+    lazy-string machinery: the connector list builds its 100 rows with it, and format_html cost 3 ms of them."""
+    return SafeString(
+        template.format(*(arg.__html__() if hasattr(arg, "__html__") else html.escape(str(arg)) for arg in args))
+    )
 
 
 @register.filter
@@ -70,21 +78,21 @@ def sentence(value) -> str:
 def badge_html(status: str | None, label: str | None = None, title: str = "") -> SafeString:
     """A status badge; the class is derived from the status (whatever the upstream sent, it stays one CSS token)."""
     css = _CSS_TOKEN.sub("-", str(status or "unknown").lower()).strip("-") or "unknown"
-    title_attr = format_html(' title="{}"', title) if title else ""
-    return format_html('<span class="badge badge-{}"{}>{}</span>', css, title_attr, label or status or "unknown")
+    title_attr = html_format(' title="{}"', title) if title else ""
+    return html_format('<span class="badge badge-{}"{}>{}</span>', css, title_attr, label or status or "unknown")
 
 
 def when_html(value: datetime | None, now: datetime | None = None) -> SafeString:
     """A <time> with the exact time as its tooltip and "3 hours ago" as its text; a dash when there is none."""
     when = moment(value, now or timezone.now())
     if when is None:
-        return format_html('<span class="muted">{}</span>', "—")
-    return format_html('<time datetime="{}" title="{}">{}</time>', when["iso"], when["title"], when["text"])
+        return html_format('<span class="muted">{}</span>', "—")
+    return html_format('<time datetime="{}" title="{}">{}</time>', when["iso"], when["title"], when["text"])
 
 
 def sync_now_html(url: str, *, form: str, provider_slug: str = "", small: bool = False) -> SafeString:
     """The "Sync now" button; it submits the page's shared sync form (``{% sync_form %}``) to ``url``."""
-    return format_html(
+    return html_format(
         '<button type="submit" form="{}" formaction="{}" name="provider_slug" value="{}"{}>Sync now</button>',
         form,
         url,

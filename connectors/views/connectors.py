@@ -7,7 +7,6 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_safe
@@ -19,7 +18,7 @@ from ..idempotency import new_idempotency_token, unsign_idempotency_key
 from ..paging import PageParams
 from ..permissions import is_read_only
 from ..providers import PROVIDERS
-from ..templatetags.console import badge_html, sync_now_html, when_html
+from ..templatetags.console import badge_html, html_format, sync_now_html, when_html
 from .base import SECRET_VARIABLES, CollectionPage, ConnectorPage, collection_view, connector_view, render_page
 from .syncs import status_context
 
@@ -67,7 +66,7 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
             icons[provider.icon] = static(provider.icon)
         if not connector.linkable:
             rows.append(
-                format_html(
+                html_format(
                     _UNLINKED_ROW,
                     icons[provider.icon],
                     provider.name,
@@ -87,7 +86,7 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
             )
         )
         rows.append(
-            format_html(
+            html_format(
                 _ROW,
                 detail(connector.id),
                 icons[provider.icon],

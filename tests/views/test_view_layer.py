@@ -205,3 +205,16 @@ def test_the_edit_form_keeps_a_typed_credential_after_a_failed_save(admin_client
         assert sandbox_api.state.connectors[DRIVE_CONNECTOR_ID]["credential"]["access_token"] == token
     # A fresh form starts without it.
     assert "••••" not in admin_client.get(url).content.decode()
+
+
+def test_the_shared_markup_escapes_what_the_upstream_sends():
+    from django.utils.html import format_html
+
+    from connectors.templatetags.console import badge_html, html_format
+
+    hostile = '<script>alert("x")</script>\'&'
+    assert html_format("<b>{}</b>{}", hostile, badge_html("ok")) == format_html(
+        "<b>{}</b>{}", hostile, badge_html("ok")
+    )
+    assert "<script>" not in badge_html(hostile, hostile, title=hostile)
+    assert 'class="badge badge-script-alert-x-script"' in badge_html(hostile)
