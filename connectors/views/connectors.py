@@ -64,19 +64,14 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
         provider = selectors.provider_of(connector)
         if provider.icon not in icons:
             icons[provider.icon] = static(provider.icon)
+        cells = (
+            badge_html(connector.status),
+            provider.scope_summary(connector.scope_config),
+            when_html(connector.created_at, now),
+            when_html(connector.updated_at, now),
+        )
         if not connector.linkable:
-            rows.append(
-                html_format(
-                    _UNLINKED_ROW,
-                    icons[provider.icon],
-                    provider.name,
-                    connector.id,
-                    badge_html(connector.status),
-                    provider.scope_summary(connector.scope_config),
-                    when_html(connector.created_at, now),
-                    when_html(connector.updated_at, now),
-                )
-            )
+            rows.append(html_format(_UNLINKED_ROW, icons[provider.icon], provider.name, connector.id, *cells))
             continue
         sync_now = (
             ""
@@ -92,10 +87,7 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
                 icons[provider.icon],
                 provider.name,
                 connector.id,
-                badge_html(connector.status),
-                provider.scope_summary(connector.scope_config),
-                when_html(connector.created_at, now),
-                when_html(connector.updated_at, now),
+                *cells,
                 latest(connector.id),
                 history(connector.id),
                 sync_now,
