@@ -428,6 +428,11 @@ class AuditLog:
     key_missing: bool = False  # no usable key: only the user's own events are listed
     error: errors.AimableError | None = None  # Aimable could not say which spaces the key reaches: the same
 
+    @property
+    def key_rejected(self) -> bool:
+        """Aimable refused the key itself: asking again cannot help, storing another key can."""
+        return isinstance(self.error, errors.AuthenticationError)
+
 
 def audit_events(
     *,
