@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8765
 
-.PHONY: run test install install-dev browser oauth-mock lint bench clean
+.PHONY: run test install install-dev browser oauth-mock lint bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -53,3 +53,9 @@ clean:
 ## make bench: the benchmark (sandbox with 20 ms latency, the console under gunicorn as the Procfile runs it).
 bench: install-dev
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+## make loadtest: Locust, 100 signed-in admins for 120 s against gunicorn as the Procfile runs it (PostgreSQL and
+## Redis when they answer on 127.0.0.1); prints the pass criteria, redraws docs/performance/loadtest.png, exits 1 when
+## one is not met. LOADTEST_ARGS="--users 30 --duration 30" for a shorter run; --help for the rest.
+loadtest: install-dev
+	$(BIN)/python loadtest/run.py $(LOADTEST_ARGS)

@@ -1,0 +1,221 @@
+"""The load test's own arithmetic (loadtest/measure.py, loadtest/plot.py): what it counts and how it judges.
+
+The load itself runs in `make loadtest` and in CI's short run, not here.
+"""
+
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from loadtest import measure
+
+SYNC_A = "0b3f6d1e-0000-4000-8000-00000000000a"
+SYNC_B = "0b3f6d1e-0000-4000-8000-00000000000b"
+CONNECTOR = "/v1/spaces/s/collections/c/connectors/k"
+
+
+def entry(method, path, ts=100.0):
+    return {"method": method, "path": path, "ts": ts}
+
+
+def stats(*, requests=100, failures=0, p50=30.0, p95=45.0):
+    return {
+        "Aggregated": {"Request Count": requests, "Failure Count": failures},
+        measure.STATUS_PARTIAL: {"Request Count": requests, "50%": p50, "95%": p95},
+    }
+
+
+def judge(**overrides):
+    kwargs = {
+        "stats": stats(),
+        "statuses": {"200": 90, "286": 10},
+        "rates": {SYNC_A: {"reads": 50, "seconds": 100.0, "rate": 0.5}},
+        "rss_before_kib": [60_000, 61_000],
+        "rss_after_kib": [62_000, 50_000],
+        "rss_peak_kib": 63_000,
+    }
+    return {c.name: c.met for c in measure.evaluate(**{**kwargs, **overrides})}
+
+
+def test_every_criterion_met():
+    assert all(judge().values())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "failing"),
+    [
+        ({"stats": stats(failures=1)}, "failed requests"),
+        ({"statuses": {"200": 99, "502": 1}}, "5xx answers"),
+        ({"stats": stats(p50=30.0, p95=60.0)}, "status partial p95 / p50"),
+        ({"rates": {SYNC_A: {"reads": 61, "seconds": 100.0, "rate": 0.61}}}, "upstream reads"),
+        ({"rss_after_kib": [68_000]}, "worker RSS after"),
+        ({"rss_peak_kib": 80 * 1_000_000 // 1024 + 1}, "worker RSS, peak"),
+    ],
+)
+def test_each_criterion_fails_alone(overrides, failing):
+    results = judge(**overrides)
+    assert [name for name, met in results.items() if not met] == [n for n in results if n.startswith(failing)]
+
+
+def test_ci_gates_on_correctness_only():
+    """The latency tail and memory are performance: `--fail-on correctness` (CI) does not fail on them alone."""
+    criteria = measure.evaluate(
+        stats=stats(),
+        statuses={},
+        rates={},
+        rss_before_kib=[1],
+        rss_after_kib=[1],
+        rss_peak_kib=1,
+    )
+    assert [c.name for c in criteria if c.kind == "performance"] == [
+        "status partial p95 / p50",
+        "worker RSS after the run vs before (largest worker)",
+        "worker RSS, peak of any worker during the run",
+    ]
+
+
+def test_nothing_measured_is_not_met():
+    results = judge(
+        stats={"Aggregated": {"Request Count": 0, "Failure Count": 0}},
+        rates={},
+        rss_before_kib=[],
+        rss_after_kib=[],
+        rss_peak_kib=0,
+    )
+    assert not any(results.values())
+
+
+def test_a_replaced_worker_being_smaller_is_not_growth():
+    assert judge(rss_before_kib=[88_000, 89_000], rss_after_kib=[89_500, 74_000])[
+        "worker RSS after the run vs before (largest worker)"
+    ]
+
+
+def test_upstream_reads_are_counted_per_sync_and_per_second_watched():
+    log = [
+        entry("GET", f"{CONNECTOR}/sync/{SYNC_A}"),
+        entry("GET", f"{CONNECTOR}/sync/{SYNC_A}"),
+        entry("GET", f"{CONNECTOR}/sync/{SYNC_B}"),
+        entry("GET", f"{CONNECTOR}/sync"),  # the list of syncs: not a read of one
+        entry("POST", f"{CONNECTOR}/sync/cancel"),
+        entry("GET", f"{CONNECTOR}/sync/another-sync"),
+    ]
+    reads = measure.sync_reads(log, [SYNC_A, SYNC_B])
+    assert reads == Counter({SYNC_A: 2, SYNC_B: 1})
+    rates = measure.watch_rates(reads, [{"sync_id": SYNC_A, "seconds": 3.0}, {"sync_id": SYNC_A, "seconds": 1.0}])
+    assert rates == {SYNC_A: {"reads": 2, "seconds": 4.0, "rate": 0.5}}
+
+
+def test_upstream_calls_by_kind_and_window():
+    log = [
+        entry("GET", "/v1/spaces", 1),
+        entry("GET", "/v1/spaces/s/collections", 2),
+        entry("GET", "/v1/spaces/s/collections/c/connectors", 3),
+        entry("GET", CONNECTOR, 4),
+        entry("GET", f"{CONNECTOR}/sync", 5),
+        entry("GET", f"{CONNECTOR}/sync/{SYNC_A}", 6),
+        entry("POST", f"{CONNECTOR}/sync", 7),
+    ]
+    kinds = measure.upstream_by_kind(log)
+    assert kinds == Counter(
+        {
+            "list spaces": 1,
+            "list collections": 1,
+            "list connectors": 1,
+            "get connector": 1,
+            "list syncs": 1,
+            "get sync": 1,
+            "POST other": 1,
+        }
+    )
+    assert [e["ts"] for e in measure.in_window(log, 2, 4)] == [2, 3, 4]
+
+
+def test_redis_monitor_lines():
+    assert measure.parse_monitor_line(b'1796156638.241557 [11 127.0.0.1:37578] "GET" "console:1:k"') == (
+        1796156638,
+        "11",
+        "get",
+    )
+    assert measure.parse_monitor_line('1796156638.1 [0 lua] "SET" "a" "b"') == (1796156638, "0", "set")
+    assert measure.parse_monitor_line("OK") is None
+
+
+def test_locust_csv_files(tmp_path):
+    stats_csv = tmp_path / "run_stats.csv"
+    stats_csv.write_text(
+        "Type,Name,Request Count,Failure Count,50%,95%\nGET,status partial,10,0,33,41\n,Aggregated,12,1,35,N/A\n"
+    )
+    parsed = measure.read_stats(stats_csv)
+    assert parsed["status partial"]["95%"] == 41.0
+    assert parsed["Aggregated"]["Failure Count"] == 1.0
+    assert parsed["Aggregated"]["95%"] is None
+
+
+def test_locust_failures_file(tmp_path):
+    failures = tmp_path / "run_failures.csv"
+    failures.write_text('Method,Name,Error,Occurrences\nGET,status partial,"status 302",3\n')
+    assert measure.read_failures(failures) == [("GET", "status partial", "status 302", 3)]
+    assert measure.read_failures(tmp_path / "missing.csv") == []
+
+
+def test_percentiles_and_the_second_half():
+    timings = [(10.0, "a", 100.0), (20.0, "a", 10.0), (21.0, "b", 20.0), (22.0, "a", 30.0)]
+    by_name = measure.timings_by_name(timings, since=20.0)
+    assert by_name == {"Aggregated": [10.0, 20.0, 30.0], "a": [10.0, 30.0], "b": [20.0]}
+    assert measure.percentile(by_name["Aggregated"], 50) == 20.0
+    assert measure.percentile([], 95) is None
+
+
+def test_proc_readings_of_a_child_process():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in measure.children(os.getpid())
+        assert measure.rss_kib(child.pid) is not None
+        assert measure.rss_kib(os.getpid()) > 10_000  # this Python, Django loaded: more than 10 MiB
+        assert measure.cpu_ticks(os.getpid()) > 0
+        busy, total = measure.machine_cpu()
+        assert 0 < busy <= total
+    finally:
+        child.kill()
+        child.wait()
+    assert measure.rss_kib(child.pid) is None
+
+
+def test_the_sampler_counts_a_replaced_process_until_its_last_sample():
+    pids = {"now": [1]}
+    sampler = measure.Sampler(999_999_999, {"g": lambda: pids["now"]})
+    sampler._ticks.update({1: ("g", 500), 2: ("g", 100)})  # pid 1 gone, pid 2 its successor
+    assert sampler.cpu_mark()["g"] == 600 / measure.TICKS
+
+
+def test_the_sandbox_log_can_hold_a_whole_run(monkeypatch):
+    """run.py starts the sandbox with a longer request log by setting sandbox.state.LOG_SIZE first."""
+    import sandbox.state
+
+    monkeypatch.setattr(sandbox.state, "LOG_SIZE", 12_345)
+    assert sandbox.state.SandboxState(seed_data=False).log.maxlen == 12_345
+
+
+def test_the_plot_is_written(tmp_path):
+    from loadtest import plot
+
+    history = [
+        {"Timestamp": 101.0 + i, "Name": name, "User Count": 5.0, "50%": 30.0 + i, "95%": 40.0 + i, "99%": 50.0}
+        for i in range(5)
+        for name in ("Aggregated", measure.STATUS_PARTIAL)
+    ]
+    path = plot.write(
+        tmp_path / "loadtest.png",
+        history=history,
+        console_per_second={100 + i: 10 for i in range(6)},
+        rss=[(99.0 + i, {11: 60_000 + i, 12: 61_000}) for i in range(8)],
+        upstream_ts=[100.5, 101.5, 101.7],
+        start=100.0,
+        end=105.0,
+        title="test",
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
