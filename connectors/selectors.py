@@ -28,7 +28,7 @@ from .aimable.types import BrowseItem, Collection, Connector, Page, Space, Sync
 from .models import AuditEvent, RecentCollection
 from .permissions import sees_every_audit_event
 from .providers import Provider, get_provider, unknown_provider
-from .upstream import anonymous_client
+from .upstream import anonymous_client, client_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -437,7 +437,6 @@ class AuditLog:
 def audit_events(
     *,
     user: AbstractBaseUser,
-    client: AimableClient | None,
     username: str = "",
     connector_id: str = "",
     action: str = "",
@@ -445,11 +444,12 @@ def audit_events(
 ) -> AuditLog:
     """The events ``user`` may see. Aimable's permissions apply unchanged: a user sees their own events and those
     on the spaces their key lists now (asked each time: access taken away is gone at once); an event without a space
-    (e.g. on an API key) only its author. Staff and Auditors see all. Without a key (``client`` is None), or when
-    Aimable cannot say, only the user's own events: the log is never wider than what is known."""
+    (e.g. on an API key) only its author. Staff and Auditors see all (no key read, no upstream call). Without a
+    usable key, or when Aimable cannot say, only the user's own events: the log is never wider than what is known."""
     own = AuditEvent.objects.filter(user=user)
     key_missing, error = False, None
     sees_all = sees_every_audit_event(user)
+    client = None if sees_all else client_or_none(user)
     if sees_all:
         visible = AuditEvent.objects.all()
     elif client is None:

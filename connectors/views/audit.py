@@ -5,7 +5,6 @@ from django.views.decorators.http import require_safe
 from .. import selectors
 from ..audit import change_lines
 from ..models import AuditEvent
-from ..upstream import client_or_none
 
 
 @require_safe
@@ -16,7 +15,6 @@ def audit_log(request):
     outcome = request.GET.get("outcome", "")
     log = selectors.audit_events(
         user=request.user,
-        client=client_or_none(request.user),
         username=username,
         connector_id=connector_id,
         action=action,

@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import wraps
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from .. import selectors, services
 from ..aimable.client import AimableClient, validate_token
-from ..aimable.types import Connector
+from ..aimable.types import Connector, is_path_id
 from ..providers import Provider
 from ..upstream import client_for
 
@@ -81,9 +82,11 @@ class ConnectorPage(CollectionPage):
     def path_args(self) -> tuple[str, str, str]:
         return self.space_id, self.collection_id, self.connector_id
 
-    def context(self) -> dict:
-        """The collection's context, the connector (a 404 page when it is gone) and its provider."""
-        connector: Connector = selectors.connector_get(client=self.client, **self.ids)
+    def context(self, connector: Connector | None = None) -> dict:
+        """The collection's context, the connector (read unless given; a 404 page when it is gone) and its
+        provider."""
+        if connector is None:
+            connector = selectors.connector_get(client=self.client, **self.ids)
         context = super().context()
         self.visited()
         provider: Provider = selectors.provider_of(connector)
@@ -146,3 +149,32 @@ SECRET_VARIABLES = (
     "headers",
     "all_headers",
 )
+
+
+MAX_BACKOFF_SECONDS = 30
+
+
+def poll_interval(failures: int) -> int:
+    """2 s while all is well; after failures 4, 8, 16, 30 s."""
+    base = settings.SYNC_POLL_SECONDS
+    return base if failures <= 0 else min(base * 2**failures, MAX_BACKOFF_SECONDS)
+
+
+def status_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int = 0) -> dict:
+    """What the status partial needs; while Aimable fails, the poll backs off."""
+    failures = failures + 1 if status.reconnecting else 0
+    return {
+        **page.ids,
+        "sync": status.sync,
+        # Blank when the upstream's id cannot be in a URL: the sync is shown, but not linked, polled or retried.
+        "sync_id": status.sync_id if is_path_id(status.sync_id) else "",
+        "failure_reason": status.failure_reason,
+        "running_for": status.running_for,
+        "progress": status.progress,
+        "polling": not status.finished,
+        "reconnecting": status.reconnecting,
+        "upstream_error": status.error,
+        "interval": poll_interval(failures),
+        "next_failures": failures,
+        "stall_seconds": settings.SYNC_STALL_SECONDS,
+    }

@@ -347,7 +347,7 @@ def connector_delete(request, page: ConnectorPage):
                 user=request.user, client=page.client, **page.collection_ids, connector=connector
             )
         except errors.InPlaceError as exc:
-            context = page.context()
+            context = page.context(connector)  # not read again: Aimable just failed
             context["error"] = exc
             return render_page(request, "connectors/connector_delete.html", context)
         if deleted:

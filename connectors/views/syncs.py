@@ -1,6 +1,5 @@
 """Syncs: start, watch live (htmx polling that stops for good), history, cancel, retry."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -11,18 +10,10 @@ from django_htmx.http import HTMX_STOP_POLLING
 from .. import selectors, services
 from ..aimable import errors
 from ..aimable.client import validate_token
-from ..aimable.types import is_path_id
 from ..paging import PageParams
-from .base import ConnectorPage, connector_view, render_page
+from .base import ConnectorPage, connector_view, render_page, status_context
 
 SYNC_STATUSES = ("running", "completed", "failed", "cancelled")
-MAX_BACKOFF_SECONDS = 30
-
-
-def _poll_interval(failures: int) -> int:
-    """2 s while all is well; after failures 4, 8, 16, 30 s."""
-    base = settings.SYNC_POLL_SECONDS
-    return base if failures <= 0 else min(base * 2**failures, MAX_BACKOFF_SECONDS)
 
 
 def _failures(request) -> int:
@@ -37,26 +28,6 @@ def _local_next(request, default: str) -> str:
     if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
-
-
-def status_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int = 0) -> dict:
-    """What the status partial needs; while Aimable fails, the poll backs off."""
-    failures = failures + 1 if status.reconnecting else 0
-    return {
-        **page.ids,
-        "sync": status.sync,
-        # Blank when the upstream's id cannot be in a URL: the sync is shown, but not linked, polled or retried.
-        "sync_id": status.sync_id if is_path_id(status.sync_id) else "",
-        "failure_reason": status.failure_reason,
-        "running_for": status.running_for,
-        "progress": status.progress,
-        "polling": not status.finished,
-        "reconnecting": status.reconnecting,
-        "upstream_error": status.error,
-        "interval": _poll_interval(failures),
-        "next_failures": failures,
-        "stall_seconds": settings.SYNC_STALL_SECONDS,
-    }
 
 
 def _render_status(request, template: str, context: dict, *, partial: str | None = None):
