@@ -76,6 +76,18 @@ class AuditEvent(models.Model):
         SYNC_TRIGGER = "sync.trigger", "Start sync"
         SYNC_CANCEL = "sync.cancel", "Cancel sync"
         SYNC_RETRY = "sync.retry", "Retry sync"
+        SYNC_SCHEDULED = "sync.scheduled", "Scheduled sync"
+        SCHEDULE_UPDATE = "schedule.update", "Change schedule"
+        FRESHNESS_UPDATE = "connector.freshness", "Change expected freshness"
+        WATCH_ADD = "watch.add", "Watch"
+        WATCH_UPDATE = "watch.update", "Change watch"
+        WATCH_REMOVE = "watch.remove", "Stop watching"
+        WATCH_PAUSE = "watch.pause", "Watch paused"
+        CHANNEL_ADD = "channel.add", "Add channel"
+        CHANNEL_REMOVE = "channel.remove", "Remove channel"
+        CHANNEL_TEST = "channel.test", "Send test"
+        CHANNEL_ROTATE = "channel.rotate", "Rotate signing secret"
+        ALERT_DELIVERY = "alert.delivery", "Alert delivery"
 
     class Outcome(models.TextChoices):
         OK = "ok", "OK"
@@ -108,3 +120,16 @@ class AuditEvent(models.Model):
     def connector_linkable(self) -> bool:
         """Whether the log may link to the connector's page: the id came from the upstream, and may not fit a URL."""
         return bool(self.connector_id and self.space_id and self.collection_id) and is_path_id(self.connector_id)
+
+
+# The alerts' models live in their own module; importing them here registers them with this app.
+from .alerts.models import (  # noqa: E402, F401
+    Alert,
+    Channel,
+    CheckRound,
+    ConnectorHealth,
+    ConnectorSettings,
+    Delivery,
+    Schedule,
+    Watch,
+)

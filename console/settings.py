@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "connectors",
 ]
 
@@ -306,3 +308,37 @@ SYNC_POLL_SECONDS = 2
 # How long one upstream read of a sync is reused: a bit less than the polling interval, so N tabs polling one sync
 # cost about one upstream read per interval. 0 turns the cache off (the benchmark measures both).
 SYNC_CACHE_SECONDS = env.float("SYNC_CACHE_SECONDS", default=1.8)
+
+# ----- Alerts, channels and schedules (docs/alerts.md) -----------------------------------------------------------
+# The task engine: Django's Tasks API (the django-tasks backport) with the database backend, so SQLite serves
+# `make run` and PostgreSQL serves several workers in production. `manage.py alerts_worker` runs the tasks and
+# starts one check round per ALERTS_CHECK_SECONDS. docs/decisions.md says why.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+ALERTS_CHECK_SECONDS = env.int("ALERTS_CHECK_SECONDS", default=60)
+# Upstream reads of one round in flight at once (per worker).
+ALERTS_CONCURRENCY = env.int("ALERTS_CONCURRENCY", default=8)
+# A delivery is retried with backoff for this long, then marked failed.
+ALERTS_RETRY_HOURS = env.int("ALERTS_RETRY_HOURS", default=24)
+# http:// and loopback, private or link-local receivers (tests, receivers inside a private network). DEBUG implies it.
+ALERTS_ALLOW_PRIVATE_URLS = env.bool("ALERTS_ALLOW_PRIVATE_URLS", default=False) or DEBUG
+# The console's public address, for the links in alerts (e.g. https://console.example.com).
+CONSOLE_URL = env.str("CONSOLE_URL", default=OAUTH_REDIRECT_BASE_URL or ("http://127.0.0.1:8000" if DEBUG else ""))
+CONSOLE_URL = CONSOLE_URL.rstrip("/")
+
+# Email: EMAIL_URL (django-environ's form, e.g. smtp+tls://user:password@smtp.example.com:587) or the EMAIL_*
+# variables one by one. `make run` writes mail to files in EMAIL_FILE_PATH, linked from the Notifications page.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "outbox"))
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    _mail = "filebased" if DEBUG else "smtp"
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=f"django.core.mail.backends.{_mail}.EmailBackend")
+    EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Aimable Connectors Console <console@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
