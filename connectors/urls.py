@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from .views import audit, browse, connectors, home, keys, syncs
+from .views import audit, browse, channels, connectors, home, keys, notifications, syncs
 from .views import oauth as oauth_views
 
 collection = "spaces/<uuid:space_id>/collections/<uuid:collection_id>/"
@@ -13,6 +13,8 @@ urlpatterns = [
     path("settings/api-keys/", keys.api_keys, name="api_keys"),
     path("settings/api-keys/delete/", keys.api_key_delete, name="api_key_delete"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("", include(notifications.urlpatterns)),
+    path("", include(channels.urlpatterns)),
     path("settings/oauth/", oauth_views.oauth_settings, name="oauth_settings"),
     path("oauth/<slug:provider_slug>/start/", oauth_views.oauth_start, name="oauth_start"),
     path("oauth/<slug:provider_slug>/callback/", oauth_views.oauth_callback, name="oauth_callback"),
