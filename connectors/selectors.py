@@ -111,6 +111,20 @@ def sync_latest(*, client, fingerprint, space_id, collection_id, connector_id) -
     return _unpack(raw)
 
 
+def sync_newest(
+    *, client, fingerprint, space_id, collection_id, connector_id, limit: int = 10
+) -> tuple[list[Sync], bool]:
+    """The connector's newest syncs (newest first) and whether that is all of them: one read through the poll cache
+    (workers checking at once share it), for the background checks."""
+
+    def fetch():
+        page = client.list_syncs(space_id, collection_id, connector_id, limit=limit)
+        return {"items": [s.raw for s in page.items], "complete": not page.has_next, "__terminal__": False}
+
+    raw = _cached_read(fingerprint, ("newest", str(limit), connector_id), fetch)
+    return [Sync.from_api(item) for item in raw["items"]], raw["complete"]
+
+
 def sync_latest_stale(*, fingerprint, connector_id) -> Sync | None:
     raw = _last_copy(fingerprint, "latest", connector_id)
     return _unpack(raw) if raw else None

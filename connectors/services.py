@@ -7,6 +7,8 @@ from django.utils import timezone
 from .aimable import errors
 from .aimable.client import AimableClient
 from .aimable.types import Connector, Sync
+from .alerts.models import Watch
+from .alerts.pausing import pause_for_key_change
 from .audit import audited
 from .models import ApiKey, AuditEvent, RecentCollection
 from .selectors import forget_connector_syncs, forget_sync
@@ -15,9 +17,12 @@ from .upstream import client_with_key
 
 @transaction.atomic
 def api_key_save(*, user: AbstractBaseUser, secret: str, auth_scheme: str, verified: bool) -> ApiKey:
-    key, _ = ApiKey.objects.select_for_update().get_or_create(
+    key, created = ApiKey.objects.select_for_update().get_or_create(
         user=user, defaults={"secret": secret, "auth_scheme": auth_scheme}
     )
+    if not created and (key.secret, key.auth_scheme) != (secret, auth_scheme):
+        # The new key may see other spaces: the watches read with the old one wait for their owner to resume them.
+        pause_for_key_change(user=user, reason=Watch.Paused.KEY_REPLACED)
     key.secret = secret
     key.auth_scheme = auth_scheme
     key.verified_at = timezone.now() if verified else None
@@ -30,8 +35,11 @@ def api_key_check(*, secret: str, auth_scheme: str) -> None:
     client_with_key(secret, auth_scheme).check_key()
 
 
+@transaction.atomic
 def api_key_delete(*, user: AbstractBaseUser) -> bool:
     deleted, _ = ApiKey.objects.filter(user=user).delete()
+    if deleted:
+        pause_for_key_change(user=user, reason=Watch.Paused.KEY_MISSING)
     return bool(deleted)
 
 
