@@ -166,7 +166,7 @@ def check_watches(*, now: dt.datetime | None = None) -> dict:
 def _collections_of(watch: Watch, reads: Reads) -> list[tuple[str, str]]:
     space = str(watch.space_id)
     if watch.scope == Watch.Scope.SPACE:
-        return [(space, str(c.id)) for c in reads.collections_of_space.get(space, [])]
+        return [(space, str(c.collection_id)) for c in reads.collections_of_space.get(space, [])]
     return [(space, str(watch.collection_id))]
 
 
@@ -332,7 +332,7 @@ def _name(connector: Connector, watch: Watch, reads: Reads, collection_id: str) 
     what = provider.name if provider else (connector.provider_slug or "Connector")
     where = ""
     for collections in reads.collections_of_space.values():
-        where = next((c.name for c in collections if str(c.id) == collection_id and c.name), where)
+        where = next((c.name for c in collections if str(c.collection_id) == collection_id and c.name), where)
     if not where and watch.scope != Watch.Scope.SPACE:
         where = watch.label.split(" / ")[-1] if watch.label else ""
     short = connector.id[:8]
