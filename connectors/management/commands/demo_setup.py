@@ -1,4 +1,6 @@
-"""Creates the demo sign-in for a local run against the sandbox (idempotent)."""
+"""Creates the demo sign-in for a local run against the sandbox (idempotent): the demo user, the sandbox's
+all-spaces key stored for it, an email channel whose mail lands in the local outbox, and a watch on the sandbox's
+disconnected connector (its syncs fail), so the first check round after `make run` sends a real alert."""
 
 import os
 
@@ -8,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo users for a local run against the sandbox."
+    help = "Create (or reset) the demo users, key, channel and watch for a local run against the sandbox."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default=os.environ.get("DEMO_USERNAME", "demo"))
@@ -21,5 +23,44 @@ class Command(BaseCommand):
         user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
         user.set_password(password)
         user.is_staff = True
+        if not user.email:
+            user.email = f"{username}@example.com"
         user.save()
         self.stdout.write(f"{'Created' if created else 'Reset'} demo user '{username}' (password '{password}').")
+        self._demo_alerts(user)
+
+    def _demo_alerts(self, user):
+        try:
+            import sandbox
+        except ImportError:
+            return  # an installed console without the sandbox: the demo user only
+        from connectors.alerts.models import Channel, Watch
+        from connectors.models import ApiKey
+
+        if not ApiKey.objects.filter(user=user).exists():
+            ApiKey.objects.create(user=user, secret=sandbox.DEMO_ADMIN_KEY, auth_scheme=ApiKey.AuthScheme.BEARER)
+            self.stdout.write("Stored the sandbox's all-spaces API key for it.")
+        channel = Channel.objects.filter(user=user, kind=Channel.Kind.EMAIL).first()
+        if channel is None:
+            channel = Channel.objects.create(
+                user=user, kind=Channel.Kind.EMAIL, target=user.email, target_hint=user.email
+            )
+        watch, made = Watch.objects.get_or_create(
+            user=user,
+            target=Watch.target_of(
+                Watch.Scope.CONNECTOR,
+                sandbox.DEMO_SPACE_ID,
+                sandbox.DEMO_COLLECTION_ID,
+                sandbox.DISCONNECTED_CONNECTOR_ID,
+            ),
+            defaults={
+                "scope": Watch.Scope.CONNECTOR,
+                "space_id": sandbox.DEMO_SPACE_ID,
+                "collection_id": sandbox.DEMO_COLLECTION_ID,
+                "connector_id": sandbox.DISCONNECTED_CONNECTOR_ID,
+                "label": "Acme Corp / Engineering Wiki",
+            },
+        )
+        watch.channels.add(channel)
+        if made:
+            self.stdout.write("Watching the sandbox's disconnected Google Drive connector; alerts go to the outbox.")
