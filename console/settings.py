@@ -317,6 +317,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 ALERTS_CHECK_SECONDS = env.int("ALERTS_CHECK_SECONDS", default=60)
 # Upstream reads of one round in flight at once (per worker).
 ALERTS_CONCURRENCY = env.int("ALERTS_CONCURRENCY", default=8)
+# A worker sending a delivery holds it this long; if the worker dies, another sends it once the hold runs out.
+ALERTS_DELIVERY_LEASE_SECONDS = env.int("ALERTS_DELIVERY_LEASE_SECONDS", default=60)
 # A delivery is retried with backoff for this long, then marked failed.
 ALERTS_RETRY_HOURS = env.int("ALERTS_RETRY_HOURS", default=24)
 # http:// and loopback, private or link-local receivers (tests, receivers inside a private network). DEBUG implies it.

@@ -73,16 +73,16 @@ class Watch(models.Model):
             models.UniqueConstraint(fields=["user", "target"], name="unique_watch"),
         ]
 
-    @staticmethod
-    def target_of(scope: str, space_id, collection_id=None, connector_id: str = "") -> str:
-        return ":".join(str(part) for part in (scope, space_id, collection_id or "", connector_id or ""))
+    def __str__(self) -> str:
+        return f"{self.user} watches {self.scope} {self.connector_id or self.collection_id or self.space_id}"
 
     def save(self, *args, **kwargs):
         self.target = self.target_of(self.scope, self.space_id, self.collection_id, self.connector_id)
         super().save(*args, **kwargs)
 
-    def __str__(self) -> str:
-        return f"{self.user} watches {self.scope} {self.connector_id or self.collection_id or self.space_id}"
+    @staticmethod
+    def target_of(scope: str, space_id, collection_id=None, connector_id: str = "") -> str:
+        return ":".join(str(part) for part in (scope, space_id, collection_id or "", connector_id or ""))
 
 
 class ConnectorHealth(models.Model):
