@@ -1,7 +1,9 @@
+from functools import cache
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
+from .alerts.selectors import unread_count
 from .permissions import is_read_only
 
 
@@ -13,10 +15,13 @@ def shown_url(url: str) -> str:
 
 def console(request):
     user = getattr(request, "user", None)
+    signed_in = getattr(user, "is_authenticated", False)
     return {
         # For signed-in users only: which upstream the console talks to is not for whoever opens the sign-in page.
         "aimable_api_url": shown_url(settings.AIMABLE_API_URL) if getattr(user, "is_authenticated", False) else "",
         "debug": settings.DEBUG,
         # Read-only team members see no button that changes anything (the middleware refuses the change anyway).
         "read_only": is_read_only(user),
+        # The bell's number. A callable, counted once when a template shows it: partials and polls never ask.
+        "unread_alerts": cache(lambda: unread_count(user)) if signed_in else 0,
     }

@@ -40,13 +40,31 @@ CHANGES = {
     "sync_cancel": AuditEvent.Action.SYNC_CANCEL,
     "oauth_start": _oauth_start_action,
     "oauth_callback": AuditEvent.Action.CREDENTIAL_UPDATE,  # a GET that finishes a Connect or a Reconnect
+    "connector_freshness": AuditEvent.Action.FRESHNESS_UPDATE,  # team-wide settings of a connector
+    "connector_schedule": AuditEvent.Action.SCHEDULE_UPDATE,
 }
 # Of those, the ones refused whatever the method: pages that exist only to make the change.
 REFUSED_PAGES = {"connector_create", "connector_edit", "connector_delete", "oauth_callback"}
 
-# POSTs a read-only user may make: their own API key and password, signing in and out, and "open by IDs" on the
-# home page (a redirect).
-ALLOWED_POSTS = {"api_keys", "api_key_delete", "home", "login", "logout", "password_change"}
+# POSTs a read-only user may make: their own API key and password, signing in and out, "open by IDs" on the
+# home page (a redirect), and their own watches and notifications (they change what is sent to them, nothing else).
+ALLOWED_POSTS = {
+    "api_keys",
+    "api_key_delete",
+    "home",
+    "login",
+    "logout",
+    "password_change",
+    "watch_add",
+    "watch_remove",
+    "watch_resume",
+    "watch_update",
+    "notifications_read",
+    "channel_add",
+    "channel_test",
+    "channel_rotate",
+    "channel_remove",
+}
 
 # GET-only pages (their views refuse other methods), listed so that the classification above is complete.
 READ_PAGES = {
@@ -59,6 +77,8 @@ READ_PAGES = {
     "sync_detail",
     "healthz",
     "password_change_done",
+    "notifications",
+    "notifications_outbox",
 }
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -13,11 +13,14 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from .. import oauth, pending, selectors, services
 from ..aimable import errors
+from ..alerts import selectors as alert_selectors
+from ..alerts.page_forms import panel_forms
 from ..forms import ConnectorCreateForm, ConnectorEditForm, apply_upstream_errors
 from ..idempotency import new_idempotency_token, unsign_idempotency_key
 from ..paging import PageParams
 from ..permissions import is_read_only
 from ..providers import PROVIDERS
+from ..templatetags.alerts_tags import health_mark_html
 from ..templatetags.console import badge_html, html_format, sync_now_html, when_html
 from .base import SECRET_VARIABLES, CollectionPage, ConnectorPage, collection_view, connector_view, render_page
 from .syncs import status_context
@@ -51,8 +54,11 @@ _UNLINKED_ROW = (
 )
 
 
-def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: bool = False) -> list[SafeString]:
-    """The list's rows as HTML, computed once per row."""
+def connector_rows(
+    space_id: str, collection_id: str, connectors, *, read_only: bool = False, health: dict | None = None
+) -> list[SafeString]:
+    """The list's rows as HTML, computed once per row; ``health``: the alerts' marks by connector id."""
+    health = health or {}
     detail = _url_maker("connector_detail", space_id, collection_id)
     latest = _url_maker("sync_latest", space_id, collection_id)
     history = _url_maker("sync_list", space_id, collection_id)
@@ -64,8 +70,9 @@ def connector_rows(space_id: str, collection_id: str, connectors, *, read_only: 
         provider = selectors.provider_of(connector)
         if provider.icon not in icons:
             icons[provider.icon] = static(provider.icon)
+        mark = health.get(connector.id)
         cells = (
-            badge_html(connector.status),
+            badge_html(connector.status) + (SafeString(" ") + health_mark_html(mark) if mark else SafeString("")),
             provider.scope_summary(connector.scope_config),
             when_html(connector.created_at, now),
             when_html(connector.updated_at, now),
@@ -120,7 +127,13 @@ def connector_list(request, page: CollectionPage):
         error = exc  # the frame renders, with a banner and a retry link
     else:
         page.visited()
-        rows = connector_rows(page.space_id, page.collection_id, result.items, read_only=is_read_only(request.user))
+        rows = connector_rows(
+            page.space_id,
+            page.collection_id,
+            result.items,
+            read_only=is_read_only(request.user),
+            health=alert_selectors.health_marks([c.id for c in result.items]),
+        )
     context.update(
         {
             "rows": rows,
@@ -293,6 +306,8 @@ def connector_detail(request, page: ConnectorPage):
             "extra_fields": {k: v for k, v in connector.raw.items() if k not in _SHOWN_FIELDS},
         }
     )
+    panel = alert_selectors.connector_panel(connector_id=page.connector_id)  # health, freshness, schedule
+    context.update({**panel, **panel_forms(panel)})
     return render_page(request, "connectors/connector_detail.html", context)
 
 

@@ -1,3 +1,190 @@
-"""The Notifications page, watches, the bell, freshness and schedules (issue 11). Filled in by the UI work."""
+"""The Notifications page, watches, the bell, a connector's expected freshness and schedule (issue 11)."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST, require_safe
+
+from ..alerts import selectors, services
+from ..alerts.channels import channel_context
+from ..alerts.page_forms import FreshnessForm, ScheduleForm, WatchForm, WatchTargetForm, panel_forms
+from .base import ConnectorPage, connector_view, render_page
+
+OUTBOX_FILES = 50
+OUTBOX_MAX_BYTES = 256 * 1024
+
+
+def _local_next(request, default: str) -> str:
+    """The page a form came from, when it is a page of this site."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+def _own_watch(request, pk: int):
+    watch = selectors.user_watch(request.user, pk)
+    if watch is None:
+        raise Http404("No such watch.")
+    return watch
+
+
+@require_safe
+def notifications(request):
+    data = selectors.notifications_page(request.user)
+    channels = channel_context(request.user)
+    channels["channels"] = list(channels["channels"])  # read once: the channel list and every watch's checkboxes
+    context = {
+        "watches": [(w, WatchForm(user=request.user, watch=w)) for w in data.watches],
+        "alerts": data.alerts,
+        "more_alerts": data.more,
+        # A webhook's signing secret, just issued: shown on this one page view, never again.
+        "shown_secret": request.session.pop("shown_secret", None),
+        **channels,
+    }
+    if data.unread_ids:  # read once shown: the bell says 0, and this page still marks them "New" (read before)
+        services.alerts_mark_read(user=request.user, ids=data.unread_ids)
+    return render_page(request, "alerts/notifications.html", context)
+
+
+@require_POST
+def notifications_read(request):
+    services.alerts_mark_read(user=request.user)
+    return redirect(_local_next(request, reverse("notifications")))
+
+
+@require_POST
+def watch_add(request):
+    form = WatchTargetForm(request.POST)
+    back = _local_next(request, reverse("notifications"))
+    if not form.is_valid():
+        messages.error(request, "That cannot be watched.")
+        return redirect(back)
+    watch = services.watch_add(user=request.user, **form.cleaned_data)
+    messages.success(request, f"Watching {watch.label or watch.get_scope_display().lower()}.")
+    return redirect(back)
+
+
+@require_POST
+def watch_remove(request, pk: int):
+    watch = _own_watch(request, pk)
+    services.watch_remove(user=request.user, watch=watch)
+    messages.success(request, f"Stopped watching {watch.label or watch.get_scope_display().lower()}.")
+    return redirect(_local_next(request, reverse("notifications")))
+
+
+@require_POST
+def watch_resume(request, pk: int):
+    watch = _own_watch(request, pk)
+    services.watch_resume(user=request.user, watch=watch)
+    messages.success(request, f"Resumed watching {watch.label or watch.get_scope_display().lower()}.")
+    return redirect(_local_next(request, reverse("notifications")))
+
+
+@require_POST
+def watch_update(request, pk: int):
+    watch = _own_watch(request, pk)
+    form = WatchForm(request.POST, user=request.user, watch=watch)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[name].label}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, f"The watch was not changed. {errors}")
+    else:
+        services.watch_update(user=request.user, watch=watch, **form.cleaned_data)
+        messages.success(request, "Watch saved.")
+    return redirect(_local_next(request, reverse("notifications")))
+
+
+def _render_settings(request, page: ConnectorPage, *, freshness_form=None, schedule_form=None):
+    """The connector's alert settings alone, with the form that failed as typed (the connector page's other parts
+    are not read again)."""
+    context = page.context()
+    panel = selectors.connector_panel(connector_id=page.connector_id)
+    forms = panel_forms(panel)
+    forms.update({k: v for k, v in (("freshness_form", freshness_form), ("schedule_form", schedule_form)) if v})
+    context.update({**panel, **forms, "here": "Alerts and schedule"})
+    return render_page(request, "alerts/connector_settings.html", context, status=422)
+
+
+@require_POST
+@connector_view
+def connector_freshness(request, page: ConnectorPage):
+    form = FreshnessForm(request.POST)
+    if not form.is_valid():
+        return _render_settings(request, page, freshness_form=form)
+    services.freshness_set(user=request.user, **page.ids, hours=form.cleaned_data["hours"])
+    messages.success(request, f"Expected freshness set to {form.cleaned_data['hours']} hours.")
+    return redirect("connector_detail", *page.path_args)
+
+
+@require_POST
+@connector_view
+def connector_schedule(request, page: ConnectorPage):
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        return _render_settings(request, page, schedule_form=form)
+    if form.clears:
+        services.schedule_clear(user=request.user, connector_id=page.connector_id)
+        messages.success(request, "Schedule removed.")
+    else:
+        data = form.cleaned_data
+        schedule = services.schedule_set(
+            user=request.user,
+            **page.ids,
+            provider_slug=request.POST.get("provider_slug", "")[:64],
+            kind=data["kind"],
+            every_hours=data["every_hours"],
+            daily_at=data["daily_at"],
+            tz=data["timezone"] or "UTC",
+        )
+        messages.success(request, f"{schedule.describe()}.")
+    return redirect("connector_detail", *page.path_args)
+
+
+def _outbox_files() -> list[Path]:
+    """The newest mails the file backend wrote (names from the directory listing only)."""
+    folder = Path(settings.EMAIL_FILE_PATH)
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
+    return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)[:OUTBOX_FILES]
+
+
+@require_safe
+def notifications_outbox(request):
+    """DEBUG only: the local outbox (EMAIL_FILE_PATH), so email alerts can be read without a mail server."""
+    if not settings.DEBUG:
+        raise Http404("The outbox exists only in development.")
+    files = _outbox_files()
+    chosen = request.GET.get("file", "")
+    by_name = {p.name: p for p in files}  # only a listed name is opened: no path from the request is ever joined
+    shown = None
+    if chosen:
+        if chosen not in by_name:
+            raise Http404("No such mail in the outbox.")
+        with by_name[chosen].open("rb") as mail:
+            shown = mail.read(OUTBOX_MAX_BYTES).decode("utf-8", errors="replace")
+    context = {"files": [p.name for p in files], "chosen": chosen, "shown": shown, "folder": settings.EMAIL_FILE_PATH}
+    return render_page(request, "alerts/outbox.html", context)
+
+
+# The same prefix as connectors/urls.py (which includes these patterns, so it cannot be imported from there).
+connector = "spaces/<uuid:space_id>/collections/<uuid:collection_id>/connectors/<str:connector_id>/"
+
+urlpatterns: list = [
+    path("notifications/", notifications, name="notifications"),
+    path("notifications/read/", notifications_read, name="notifications_read"),
+    path("notifications/outbox/", notifications_outbox, name="notifications_outbox"),
+    path("watch/", watch_add, name="watch_add"),
+    path("watch/<int:pk>/remove/", watch_remove, name="watch_remove"),
+    path("watch/<int:pk>/resume/", watch_resume, name="watch_resume"),
+    path("watch/<int:pk>/update/", watch_update, name="watch_update"),
+    path(connector + "freshness/", connector_freshness, name="connector_freshness"),
+    path(connector + "schedule/", connector_schedule, name="connector_schedule"),
+]
