@@ -58,12 +58,14 @@ def channel_context(user) -> dict:
 
 
 def channel_add(*, user, kind: str, target: str) -> tuple[Channel, str]:
-    """Adds a channel; for a webhook, also returns its new signing secret (shown once), else ""."""
+    """Adds a channel, sent to by every watch of the user (each watch's channels can be changed after); for a
+    webhook, also returns its new signing secret (shown once), else ""."""
     secret = new_secret() if kind == Channel.Kind.WEBHOOK else ""
     with transaction.atomic():
         channel = Channel.objects.create(
             user=user, kind=kind, target=target, target_hint=target_hint(kind, target), secret=secret
         )
+        channel.watches.add(*user.watches.all())
         _audit(user=user, action=AuditEvent.Action.CHANNEL_ADD, channel=channel)
     return channel, secret
 

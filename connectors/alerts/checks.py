@@ -113,7 +113,24 @@ def sweep() -> dict:
 
     due = due_deliveries()
     enqueue_deliveries(due)
-    return {"deliveries_requeued": len(due), "schedules_run": run_due()}
+    return {"deliveries_requeued": len(due), "schedules_run": run_due(), "pruned": prune()}
+
+
+def prune(now: dt.datetime | None = None) -> int:
+    """Forgets what nobody reads any more: finished task results after a day (a week when failed), rounds after a
+    week. Alerts and deliveries stay: they are the record."""
+    from django.db.models import Q
+    from django_tasks_db.models import DBTaskResult
+
+    now = now or timezone.now()
+    day, week = now - dt.timedelta(days=1), now - dt.timedelta(days=7)
+    tasks, _ = (
+        DBTaskResult.objects.finished()
+        .filter(Q(status="SUCCESSFUL", finished_at__lte=day) | Q(status="FAILED", finished_at__lte=week))
+        .delete()
+    )
+    rounds, _ = CheckRound.objects.filter(created_at__lte=week).delete()
+    return tasks + rounds
 
 
 # ----- the checks --------------------------------------------------------------------------------------------------

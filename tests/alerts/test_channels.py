@@ -178,3 +178,13 @@ def test_channels_partial_lists_channels_with_their_actions(signed_in, user):
     assert page.count(">Send test</button>") == 2
     assert page.count(">Rotate secret</button>") == 1
     assert ">Add channel</button>" in page
+
+
+@pytest.mark.django_db
+def test_a_new_channel_gets_the_alerts_of_every_watch(user):
+    from connectors.alerts.channels import channel_add
+    from connectors.alerts.models import Watch
+
+    watch = Watch.objects.create(user=user, scope="space", space_id="7a5f3b1d-8e2c-4f1a-b9c0-1d2e3f4a5b6c")
+    channel, _ = channel_add(user=user, kind="email", target="ops@example.com")
+    assert list(watch.channels.all()) == [channel]

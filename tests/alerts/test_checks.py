@@ -232,3 +232,14 @@ def test_daily_schedules_follow_their_timezone():
     assert at == dt.datetime(2026, 3, 8, 13, 30, tzinfo=dt.UTC)  # 09:30 EDT, the day the clocks change
     at = schedules.next_run_at(kind="daily", every_hours=None, daily_at=dt.time(9, 30), tz="Nowhere/Bogus", after=after)
     assert at == dt.datetime(2026, 3, 8, 9, 30, tzinfo=dt.UTC)
+
+
+def test_old_rounds_and_finished_tasks_are_pruned_alerts_stay(admin, sandbox_api):
+    old = CheckRound.objects.create(slot=1)
+    CheckRound.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=8))
+    recent = CheckRound.objects.create(slot=2)
+    watch(admin)
+    checks.check_watches()
+    assert checks.prune() >= 1
+    assert list(CheckRound.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert Alert.objects.count() == 1
