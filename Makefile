@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8765
 
-.PHONY: run test install install-dev browser oauth-mock lint bench loadtest clean
+.PHONY: run test install install-dev browser oauth-mock lint bench bench-alerts loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -53,6 +53,12 @@ clean:
 ## make bench: the benchmark (sandbox with 20 ms latency, the console under gunicorn as the Procfile runs it).
 bench: install-dev
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+## make bench-alerts: the background checks and alerts on PostgreSQL and Redis (127.0.0.1): 2 alerts_worker processes,
+## 200 connectors watched by 3 admins for 150 s, then rounds over 1,000; prints the criteria, exits 1 when a
+## correctness one is not met. BENCH_ALERTS_ARGS="--duration 120 --workers 2"; --help for the rest.
+bench-alerts: install-dev
+	$(BIN)/python bench/alerts_bench.py $(BENCH_ALERTS_ARGS)
 
 ## make loadtest: Locust, 100 signed-in admins for 120 s against gunicorn as the Procfile runs it (PostgreSQL and
 ## Redis when they answer on 127.0.0.1); prints the pass criteria, redraws docs/performance/loadtest.png, exits 1 when

@@ -179,6 +179,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "query": dict(req.query),
                 "status": None,
                 "auth": auth_style,
+                "principal": None,  # whose key it was, once the key is known
                 "idempotency_key": headers.get("idempotency-key"),
                 "request_id": self._request_id,
                 "ts": time.time(),
@@ -247,10 +248,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _answer(self, state: SandboxState, req: api.Request, finish) -> None:
         response, style = api.handle(state, req)
         self._send(response.status, response.payload, response.headers)
+        extra = {"principal": req.principal["principal"]} if req.principal else {}
         if style:
-            finish(auth=style)
+            finish(auth=style, **extra)
         else:
-            finish()
+            finish(**extra)
 
     # ------------------------------------------------------------------ /_sandbox control API
     def _control(self, sandbox: SandboxServer, path: str, body: bytes) -> None:
@@ -303,6 +305,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     return self._send(400, {"detail": "key and principal are required"})
                 state.add_key(data["key"], data["principal"], data.get("spaces", "*"))
                 return self._send(201, {"data": {"principal": data["principal"], "spaces": data.get("spaces", "*")}})
+            elif parts == ["spaces"] and method == "POST":
+                return self._send(
+                    201, {"data": state.add_space(data.get("name"), data.get("space_id"), data.get("description", ""))}
+                )
+            elif parts == ["collections"] and method == "POST":
+                if not data.get("space_id"):
+                    return self._send(400, {"detail": "space_id and name are required"})
+                created = state.add_collection(
+                    data["space_id"], data.get("name"), data.get("collection_id"), data.get("description", "")
+                )
+                return self._send(201, {"data": created})
             elif len(parts) == 3 and parts[0] == "connectors" and parts[2] == "credential" and method == "GET":
                 credential = state.credential(parts[1])
                 if credential is None:
@@ -320,6 +333,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
                                 "POST /_sandbox/reset",
                                 "POST /_sandbox/clock",
                                 "POST /_sandbox/keys",
+                                "POST /_sandbox/spaces",
+                                "POST /_sandbox/collections",
                                 "POST /_sandbox/oauth-clients",
                                 "GET /_sandbox/connectors/{id}/credential",
                             ]

@@ -168,6 +168,37 @@ class SandboxState:
             "seq": self.seq(),
         }
 
+    # ------------------------------------------------------------------ spaces and collections (control API)
+    def add_space(self, name: str, space_id: str | None = None, description: str = "") -> dict:
+        """A new space (until the next reset), e.g. for a benchmark that needs many collections."""
+        space_id = str(uuid.UUID(space_id)) if space_id else str(uuid.uuid4())
+        if not name:
+            raise ValueError("name is required")
+        with self.lock:
+            if space_id in self.spaces:
+                raise ValueError(f"space {space_id} exists already")
+            self.spaces[space_id] = {"space_id": space_id, "name": str(name), "description": str(description)}
+            return dict(self.spaces[space_id])
+
+    def add_collection(self, space_id: str, name: str, collection_id: str | None = None, description: str = "") -> dict:
+        """A new collection in an existing space (until the next reset)."""
+        space_id = str(uuid.UUID(str(space_id)))
+        collection_id = str(uuid.UUID(collection_id)) if collection_id else str(uuid.uuid4())
+        if not name:
+            raise ValueError("name is required")
+        with self.lock:
+            if space_id not in self.spaces:
+                raise ValueError(f"no space {space_id}")
+            if collection_id in self.collections:
+                raise ValueError(f"collection {collection_id} exists already")
+            self.collections[collection_id] = {
+                "collection_id": collection_id,
+                "space_id": space_id,
+                "name": str(name),
+                "description": str(description),
+            }
+            return dict(self.collections[collection_id])
+
     # ------------------------------------------------------------------ keys
     def add_key(self, key: str, principal: str, spaces="*") -> None:
         with self.lock:

@@ -265,6 +265,11 @@ class AimableClient:
         result = self._send("GET", path)
         return self._parse(result, lambda body: [Collection.from_api(o) for o in unwrap_list(body).items])
 
+    def collection_page(self, space_id: str, *, limit: int = 100, offset: int = 0) -> Page[Collection]:
+        """One page of a space's collections, for callers that must see all of them (the background checks)."""
+        path = f"/v1/spaces/{validate_uuid(space_id, 'space_id')}/collections"
+        return self._get_page(path, Collection.from_api, limit=limit, offset=offset)
+
     # ----- connectors -------------------------------------------------------------------------------
 
     def list_connectors(

@@ -36,7 +36,7 @@ from .notify import notify
 logger = logging.getLogger(__name__)
 
 SYNCS_READ = 10  # the newest syncs read per connector: enough for "N failures in a row" (N <= 10)
-MAX_CONNECTOR_PAGES = 20  # 100 connectors a page
+MAX_PAGES = 20  # of 100 collections or connectors: a server that pages forever is cut off there
 STUCK_ROUND = dt.timedelta(minutes=10)  # a round started this long ago and not finished died with its worker
 
 
@@ -210,7 +210,7 @@ def _read_all(pool, by_user, all_reads: dict[int, Reads], counter: Counter) -> N
     jobs = []
     for user_id, reads in all_reads.items():
         spaces = {str(w.space_id) for w in by_user[user_id] if w.scope == Watch.Scope.SPACE}
-        jobs += [(("space", space), reads, reads.client.list_collections, (space,)) for space in sorted(spaces)]
+        jobs += [(("space", space), reads, _list_collections, (reads.client, space)) for space in sorted(spaces)]
     for (_, space), reads, collections in gather(jobs):
         reads.collections_of_space[space] = [c for c in collections if c.linkable]
 
@@ -241,9 +241,20 @@ def _read_all(pool, by_user, all_reads: dict[int, Reads], counter: Counter) -> N
         reads.syncs[cid] = result
 
 
+def _list_collections(client: AimableClient, space_id: str) -> list:
+    items, offset = [], 0
+    for _ in range(MAX_PAGES):
+        page = client.collection_page(space_id, limit=100, offset=offset)
+        items += page.items
+        if not page.has_next or not page.items:
+            break
+        offset = page.next_offset
+    return items
+
+
 def _list_connectors(client: AimableClient, space_id: str, collection_id: str) -> list[Connector]:
     items, offset = [], 0
-    for _ in range(MAX_CONNECTOR_PAGES):
+    for _ in range(MAX_PAGES):
         page = client.list_connectors(space_id, collection_id, limit=100, offset=offset)
         items += [c for c in page.items if c.linkable]
         if not page.has_next or not page.items:

@@ -243,3 +243,15 @@ def test_old_rounds_and_finished_tasks_are_pruned_alerts_stay(admin, sandbox_api
     assert checks.prune() >= 1
     assert list(CheckRound.objects.values_list("pk", flat=True)) == [recent.pk]
     assert Alert.objects.count() == 1
+
+
+def test_a_space_watch_covers_every_collection_past_the_first_page(admin, sandbox_api):
+    extra = [sandbox_api.state.add_collection(SPACE, f"Team {i:03d}") for i in range(110)]
+    watch(admin, scope="space")
+    checks.check_watches()
+    listed = {
+        r["path"].split("/collections/")[1].split("/")[0]
+        for r in v1_reads(sandbox_api)
+        if r["path"].endswith("/connectors")
+    }
+    assert {c["collection_id"] for c in extra} <= listed

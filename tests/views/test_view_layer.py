@@ -29,6 +29,7 @@ REVOKED = "aim_revoked_key_0000"
 UPSTREAM_CALLS = {
     "list_spaces",
     "list_collections",
+    "collection_page",
     "list_connectors",
     "get_connector",
     "create_connector",
