@@ -32,3 +32,21 @@ window.addEventListener("pageshow", () => {
     submitButtons(form).forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
   });
 });
+
+// The channel form shows the one field its "Channel type" needs (without JavaScript, all three, with a hint).
+function showChannelField(form) {
+  const kind = form.querySelector("select[name=kind]");
+  if (!kind) return;
+  form.querySelectorAll("[data-channel-kind]").forEach((box) => {
+    box.hidden = box.dataset.channelKind !== kind.value;
+  });
+  const hint = form.querySelector("[data-channel-hint]");
+  if (hint) hint.hidden = true;
+}
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-channel-form]").forEach(showChannelField);
+});
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("form[data-channel-form]");
+  if (form && event.target.name === "kind") showChannelField(form);
+});

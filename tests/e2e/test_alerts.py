@@ -25,8 +25,11 @@ def test_watch_a_connector_and_get_told_when_its_sync_fails(signed_in: Page, con
     page = signed_in
     with HttpReceiver() as receiver:
         page.goto(console.url("/notifications/"))
+        expect(page.get_by_label("Email address")).to_be_visible()
+        expect(page.get_by_label("Webhook URL", exact=True)).to_be_hidden()  # one field for the type chosen
         page.get_by_label("Channel type").select_option("webhook")
-        page.get_by_label("Webhook URL").fill(receiver.url)
+        expect(page.get_by_label("Email address")).to_be_hidden()
+        page.get_by_label("Webhook URL", exact=True).fill(receiver.url)
         page.get_by_role("button", name="Add channel").click()
         secret = page.locator(".secret-once code").inner_text().strip()
         assert secret.startswith("whsec_")
