@@ -88,6 +88,8 @@ class AuditEvent(models.Model):
         CHANNEL_TEST = "channel.test", "Send test"
         CHANNEL_ROTATE = "channel.rotate", "Rotate signing secret"
         ALERT_DELIVERY = "alert.delivery", "Alert delivery"
+        CONNECTOR_NAME = "connector.name", "Rename connector"
+        BULK_START = "bulk.start", "Start bulk action"
 
     class Outcome(models.TextChoices):
         OK = "ok", "OK"
@@ -133,3 +135,51 @@ from .alerts.models import (  # noqa: E402, F401
     Schedule,
     Watch,
 )
+
+
+class BulkAction(models.Model):
+    """One bulk action over many connectors (sync, pause, resume, delete), run as a background task; its items say
+    how each one went. Closing the tab does not stop it; coming back shows its result."""
+
+    class Kind(models.TextChoices):
+        SYNC = "sync", "Sync"
+        PAUSE = "pause", "Pause"
+        RESUME = "resume", "Resume"
+        DELETE = "delete", "Delete"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bulk_actions")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)  # the worker running it holds it until then
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.total} connectors"
+
+
+class BulkItem(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    action = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="items")
+    space_id = models.UUIDField()
+    collection_id = models.UUIDField()
+    connector_id = models.CharField(max_length=128)
+    label = models.CharField(max_length=300, blank=True, default="")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    outcome = models.CharField(max_length=32, blank=True, default="")  # started, already running, paused, failed...
+    message = models.TextField(blank=True, default="")  # Aimable's reason when it failed
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id}: {self.outcome or self.state}"

@@ -218,6 +218,11 @@ class ConnectorSettings(models.Model):
     space_id = models.UUIDField()
     collection_id = models.UUIDField()
     freshness_hours = models.PositiveIntegerField(default=24)  # "Stale" after this long without a success
+    # Aimable's connector has no name: the team's name and description for it, shown wherever it appears.
+    name = models.CharField(max_length=200, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    # Scope values by the names the provider's browse gave them when the console saw them: {"<id>": "<name>"}.
+    scope_names = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
 
