@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import audit, browse, channels, connectors, home, keys, notifications, syncs
+from .views import audit, browse, bulk, channels, connectors, home, keys, notifications, overview, syncs
 from .views import oauth as oauth_views
 
 collection = "spaces/<uuid:space_id>/collections/<uuid:collection_id>/"
@@ -15,6 +15,8 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit_log"),
     path("", include(notifications.urlpatterns)),
     path("", include(channels.urlpatterns)),
+    path("", include(overview.urlpatterns)),
+    path("", include(bulk.urlpatterns)),
     path("settings/oauth/", oauth_views.oauth_settings, name="oauth_settings"),
     path("oauth/<slug:provider_slug>/start/", oauth_views.oauth_start, name="oauth_start"),
     path("oauth/<slug:provider_slug>/callback/", oauth_views.oauth_callback, name="oauth_callback"),

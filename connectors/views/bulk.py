@@ -1,0 +1,3 @@
+"""bulk (issue 12)."""
+
+urlpatterns: list = []

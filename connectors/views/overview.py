@@ -1,0 +1,3 @@
+"""overview (issue 12)."""
+
+urlpatterns: list = []
