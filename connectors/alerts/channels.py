@@ -97,7 +97,7 @@ def channel_send_test(*, user, channel: Channel) -> Delivery:
         read_at=timezone.now(),
         kind=Alert.Kind.TEST,
         dedupe_key=f"test:{uuid.uuid4()}",
-        message=f"This is a test alert from the Aimable Connectors Console to {channel.target_hint}.",
+        message=f"This is a test alert from the Aimable Connectors Console to {channel.target_hint}".rstrip(".") + ".",
     )
     (delivery,) = fan_out(alert, [channel])
     deliver(delivery.pk)

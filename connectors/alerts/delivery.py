@@ -206,8 +206,11 @@ def provider_name(alert: Alert) -> str:
 
 
 def subject(alert: Alert) -> str:
-    """ "[Aimable] Sync failed: Google Drive in Engineering Wiki"."""
-    what = " in ".join(part for part in (provider_name(alert), alert.label) if part)
+    """ "[Aimable] Sync failed: Google Drive …f601 in Engineering Wiki"."""
+    # The label names the connector and where it is ("Google Drive …f601 in Engineering Wiki"); without one, the
+    # provider does.
+    provider, label = provider_name(alert), alert.label
+    what = label if provider and provider in label else " in ".join(part for part in (provider, label) if part)
     text = f"[Aimable] {alert.get_kind_display()}" + (f": {what}" if what else "")
     return " ".join(text.split())[:200]  # one line: a header
 

@@ -222,4 +222,4 @@ def _message(state: str, name: str, reason: str) -> str:
         return f"{name} needs re-auth: its credential was rejected. Reconnect it."
     if state == State.STALLED:
         return f"A sync of {name} stalled. {reason}"
-    return f"{name} is stale. {reason}"
+    return f"{name} is stale: no successful sync for longer than expected."

@@ -15,9 +15,25 @@ MAX_EVERY_HOURS = 24 * 7
 NO_SCHEDULE = "none"
 
 
+# The world's regions in the tz database; leaves out the legacy aliases ("US/Eastern", "Factory", "localtime"...).
+_REGIONS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Arctic/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+
+
 @cache
 def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(available_timezones())]
+    names = sorted(name for name in available_timezones() if name.startswith(_REGIONS))
+    return [("UTC", "UTC"), *((name, name.replace("_", " ")) for name in names)]
 
 
 class WatchTargetForm(forms.Form):

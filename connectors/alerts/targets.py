@@ -168,7 +168,8 @@ def checked_session() -> requests.Session:
 
 
 def mask_url(url: str) -> str:
-    """A URL safe to show: the host only, plus the last four characters of a Slack URL to tell two apart."""
+    """A URL safe to show: the host and port only, plus the last four characters of a Slack URL to tell two
+    apart."""
     try:
         parts = urlsplit((url or "").strip())
         host = parts.hostname or ""
@@ -179,7 +180,11 @@ def mask_url(url: str) -> str:
     if host == SLACK_HOST:
         tail = url.strip().rstrip("/")[-4:]
         return f"{SLACK_HOST}/…/{tail}"
-    return f"{parts.scheme.lower()}://{host}/…"
+    try:
+        port = f":{parts.port}" if parts.port else ""  # a wrong port is a common mistake: keep it visible
+    except ValueError:
+        port = ""
+    return f"{parts.scheme.lower()}://{host}{port}/…"
 
 
 def scrub(text: str, *secrets: str) -> str:

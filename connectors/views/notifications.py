@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email import message_from_string
+from email import policy as email_policy
 from pathlib import Path
 
 from django.conf import settings
@@ -148,12 +150,36 @@ def connector_schedule(request, page: ConnectorPage):
 
 
 def _outbox_files() -> list[Path]:
-    """The newest mails the file backend wrote (names from the directory listing only)."""
+    """The newest files the file backend wrote (names from the directory listing only)."""
     folder = Path(settings.EMAIL_FILE_PATH)
     if not folder.is_dir():
         return []
     files = [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
     return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)[:OUTBOX_FILES]
+
+
+# Django's file backend writes each message followed by a line of 79 dashes; one file holds one connection's mails.
+_SEPARATOR = "\n" + "-" * 79 + "\n"
+
+
+def _mails(path: Path) -> list[dict]:
+    """The mails in one outbox file, as people read them: subject, sender, recipient, date and the plain text."""
+    with path.open("rb") as handle:
+        raw = handle.read(OUTBOX_MAX_BYTES).decode("utf-8", errors="replace")
+    mails = []
+    for chunk in filter(str.strip, raw.split(_SEPARATOR)):
+        message = message_from_string(chunk, policy=email_policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        mails.append(
+            {
+                "subject": str(message.get("Subject", "")),
+                "sender": str(message.get("From", "")),
+                "to": str(message.get("To", "")),
+                "date": str(message.get("Date", "")),
+                "text": body.get_content() if body is not None else "",
+            }
+        )
+    return mails
 
 
 @require_safe
@@ -162,15 +188,20 @@ def notifications_outbox(request):
     if not settings.DEBUG:
         raise Http404("The outbox exists only in development.")
     files = _outbox_files()
-    chosen = request.GET.get("file", "")
+    chosen = request.GET.get("file", "") or (files[0].name if files else "")
     by_name = {p.name: p for p in files}  # only a listed name is opened: no path from the request is ever joined
-    shown = None
-    if chosen:
-        if chosen not in by_name:
-            raise Http404("No such mail in the outbox.")
-        with by_name[chosen].open("rb") as mail:
-            shown = mail.read(OUTBOX_MAX_BYTES).decode("utf-8", errors="replace")
-    context = {"files": [p.name for p in files], "chosen": chosen, "shown": shown, "folder": settings.EMAIL_FILE_PATH}
+    if chosen and chosen not in by_name:
+        raise Http404("No such mail in the outbox.")
+    listing = []
+    for file in files:
+        first = _mails(file)[:1]
+        listing.append({"name": file.name, "subject": first[0]["subject"] if first else file.name})
+    context = {
+        "files": listing,
+        "chosen": chosen,
+        "mails": _mails(by_name[chosen]) if chosen else [],
+        "folder": settings.EMAIL_FILE_PATH,
+    }
     return render_page(request, "alerts/outbox.html", context)
 
 

@@ -34,8 +34,22 @@ class Command(BaseCommand):
             import sandbox
         except ImportError:
             return  # an installed console without the sandbox: the demo user only
-        from connectors.alerts.models import Channel, Watch
+        from connectors.alerts.models import Channel, ConnectorSettings, Watch
         from connectors.models import ApiKey
+
+        # Aimable's connectors have no names: the team's names for the sandbox's, as a team would give them.
+        names = {
+            sandbox.DRIVE_CONNECTOR_ID: (sandbox.DEMO_COLLECTION_ID, "Engineering Drive"),
+            sandbox.SLACK_CONNECTOR_ID: (sandbox.DEMO_COLLECTION_ID, "Engineering Slack"),
+            sandbox.GITHUB_CONNECTOR_ID: (sandbox.DEMO_COLLECTION_ID, "Platform repositories"),
+            sandbox.DISCONNECTED_CONNECTOR_ID: (sandbox.DEMO_COLLECTION_ID, "Finance Drive"),
+            sandbox.SALES_SLACK_CONNECTOR_ID: (sandbox.SALES_COLLECTION_ID, "Sales Slack"),
+        }
+        for connector_id, (collection_id, name) in names.items():
+            ConnectorSettings.objects.get_or_create(
+                connector_id=connector_id,
+                defaults={"space_id": sandbox.DEMO_SPACE_ID, "collection_id": collection_id, "name": name},
+            )
 
         if not ApiKey.objects.filter(user=user).exists():
             ApiKey.objects.create(user=user, secret=sandbox.DEMO_ADMIN_KEY, auth_scheme=ApiKey.AuthScheme.BEARER)
@@ -58,9 +72,9 @@ class Command(BaseCommand):
                 "space_id": sandbox.DEMO_SPACE_ID,
                 "collection_id": sandbox.DEMO_COLLECTION_ID,
                 "connector_id": sandbox.DISCONNECTED_CONNECTOR_ID,
-                "label": "Acme Corp / Engineering Wiki",
+                "label": "Finance Drive in Engineering Wiki",
             },
         )
         watch.channels.add(channel)
         if made:
-            self.stdout.write("Watching the sandbox's disconnected Google Drive connector; alerts go to the outbox.")
+            self.stdout.write("Watching 'Finance Drive' (disconnected in the sandbox); alerts go to the outbox.")
