@@ -94,7 +94,7 @@ def oauth_start(request, provider_slug):
 
     if target.kind == "create":
         # Keep the form's non-secret input (typed tokens are not kept: connecting replaces them).
-        fields = {"scope_extra": request.POST.get("scope_extra", "")}
+        fields = {name: request.POST.get(name, "") for name in ("name", "description", "scope_extra")}
         for scope_field in provider.scope_fields:
             name = scope_field_name(scope_field.key)
             fields[name] = request.POST.get(name, "")

@@ -138,7 +138,13 @@ def test_start_without_client_id_goes_back_with_the_form(admin_client, settings,
 
 
 def test_connect_then_create_sends_the_captured_credential(admin_client, oauth_sandbox):
-    callback = connect(admin_client, scope_folder_ids="FOLDER-A\nFOLDER-B", scope_extra='{"include_shared": true}')
+    callback = connect(
+        admin_client,
+        scope_folder_ids="FOLDER-A\nFOLDER-B",
+        scope_extra='{"include_shared": true}',
+        name="Finance archive",
+        description="Quarterly reports",
+    )
     assert all_issued(oauth_sandbox) == []  # a token is issued only when the console exchanges the code
     response = admin_client.get(callback)
     assert response.status_code == 302
@@ -150,6 +156,7 @@ def test_connect_then_create_sends_the_captured_credential(admin_client, oauth_s
     page = admin_client.get(back).content.decode()
     assert "Connected" in page and "drive.readonly" in page
     assert "FOLDER-A\nFOLDER-B" in page and "include_shared" in page  # the form as it was left
+    assert 'value="Finance archive"' in page and "Quarterly reports" in page  # the name and description too
     assert 'value="google-drive" selected' in page
     assert issued not in page and issued[-4:] not in page
 
