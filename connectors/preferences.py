@@ -1,0 +1,51 @@
+"""A user's display preferences (the theme): one read per page that shows it, one write when the user picks."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from .models import UserPreference
+
+THEMES = UserPreference.Theme
+# The top bar's one button goes round: auto (the system's), light, dark, auto...
+NEXT_THEME = {THEMES.AUTO: THEMES.LIGHT, THEMES.LIGHT: THEMES.DARK, THEMES.DARK: THEMES.AUTO}
+
+
+def theme_of(*, user: AbstractBaseUser) -> str:
+    """The theme: "auto", "light" or "dark"; "auto" for whoever never picked (and whoever is not signed in)."""
+    if not getattr(user, "is_authenticated", False):
+        return THEMES.AUTO
+    theme = UserPreference.objects.filter(user=user).values_list("theme", flat=True).first()
+    return theme or THEMES.AUTO
+
+
+def theme_set(*, user: AbstractBaseUser, theme: str) -> str:
+    """Keep the user's theme (not audited: it changes what this user sees, nothing of the team's)."""
+    theme = THEMES(theme)  # ValueError for anything else
+    UserPreference.objects.update_or_create(user=user, defaults={"theme": theme})
+    return theme
+
+
+@dataclass(frozen=True)
+class ThemeChoice:
+    """The top bar's theme button: the theme shown now, and the one a press switches to."""
+
+    value: str
+    next: str
+
+    @property
+    def label(self) -> str:
+        return _short_label(self.value)
+
+    @property
+    def next_label(self) -> str:
+        return _short_label(self.next)
+
+
+def _short_label(theme: str) -> str:
+    return "Auto" if theme == THEMES.AUTO else THEMES(theme).label
+
+
+def theme_choice(*, user: AbstractBaseUser) -> ThemeChoice:
+    theme = theme_of(user=user)
+    return ThemeChoice(value=theme, next=NEXT_THEME[THEMES(theme)])

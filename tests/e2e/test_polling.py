@@ -1,0 +1,90 @@
+"""Polling that respects the user: nothing is polled while the tab is hidden (one catch-up when it shows again), and
+the connector list asks for all its running rows in one request every 2 s, until none runs."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from sandbox import DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
+
+SET_VISIBILITY = """(state) => {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => state === "hidden" });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def start_syncs(console, *connector_ids: str) -> None:
+    state = console.sandbox.state
+    with state.lock:
+        for connector_id in connector_ids:
+            state.start_sync(state.connectors[connector_id])
+
+
+def htmx_requests(page: Page, part: str) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if r.headers.get("hx-request") and part in r.url else None)
+    return seen
+
+
+def test_no_polling_while_the_tab_is_hidden_and_one_refresh_when_it_shows(signed_in: Page, console):
+    page = signed_in
+    console.sandbox.set_faults(sync_seconds=600, fail_rate=0)
+    page.goto(console.connector_url(DRIVE_CONNECTOR_ID))
+    page.get_by_role("button", name=re.compile("Sync now")).first.click()
+    expect(page.locator("#sync-status .badge").first).to_have_text("running")
+    polls = htmx_requests(page, "/syncs/")
+    page.wait_for_timeout(2500)
+    assert polls, "the running sync's status polls while the tab is shown"
+
+    page.evaluate(SET_VISIBILITY, "hidden")
+    page.wait_for_timeout(300)  # a request already in flight may end
+    polls.clear()
+    page.wait_for_timeout(5000)  # two and a half intervals
+    assert polls == []
+
+    with page.expect_request(lambda r: "/syncs/" in r.url and r.headers.get("hx-request") == "true", timeout=1000):
+        page.evaluate(SET_VISIBILITY, "visible")  # at once, not at the next tick
+    page.wait_for_timeout(2500)
+    assert len(polls) >= 2  # and polling goes on
+
+
+def test_the_list_refreshes_its_running_rows_in_one_request(signed_in: Page, console):
+    page = signed_in
+    console.sandbox.set_faults(sync_seconds=6, fail_rate=0)
+    start_syncs(console, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID)
+    cells = htmx_requests(page, "/sync/latest/")
+    batches = htmx_requests(page, "/latest-syncs/")
+    page.goto(console.collection_url())
+    running = page.locator(".latest-sync .badge", has_text="running")
+    expect(running).to_have_count(2)
+    loaded = len(cells)  # one per row, once, after the page
+
+    expect(running).to_have_count(0, timeout=15_000)
+    expect(page.locator(".latest-sync input[name=running]")).to_have_count(0)
+    assert len(cells) == loaded <= 4  # the rows never poll one by one
+    assert batches, "the running rows were refreshed"
+    both = [u for u in batches if DRIVE_CONNECTOR_ID in u and SLACK_CONNECTOR_ID in u]
+    assert both, "one request asks for both running rows"
+    assert len(batches) <= 6  # every 2 s for about 6 s, not one per row
+
+    batches.clear()
+    page.wait_for_timeout(4500)
+    assert batches == []  # nothing runs: the poller stopped for good (286)
+
+
+def test_the_list_does_not_poll_while_hidden(signed_in: Page, console):
+    page = signed_in
+    console.sandbox.set_faults(sync_seconds=600, fail_rate=0)
+    start_syncs(console, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID)
+    batches = htmx_requests(page, "/latest-syncs/")
+    page.goto(console.collection_url())
+    expect(page.locator(".latest-sync .badge", has_text="running")).to_have_count(2)
+    page.evaluate(SET_VISIBILITY, "hidden")
+    page.wait_for_timeout(300)
+    batches.clear()
+    page.wait_for_timeout(4500)
+    assert batches == []
+    with page.expect_request(lambda r: "/latest-syncs/" in r.url, timeout=1000) as shown:
+        page.evaluate(SET_VISIBILITY, "visible")
+    assert DRIVE_CONNECTOR_ID in shown.value.url and SLACK_CONNECTOR_ID in shown.value.url
