@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8765
 
-.PHONY: run test install install-dev browser oauth-mock lint bench bench-alerts loadtest clean
+.PHONY: run test install install-dev browser oauth-mock lint bench bench-alerts bench-overview loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -21,8 +21,8 @@ install-dev: $(BIN)/python
 
 ## make run: the console on http://127.0.0.1:8000 against the built-in sandbox, with demo data and a demo login.
 run: install
-	DEBUG=true $(BIN)/python manage.py migrate --noinput
-	DEBUG=true $(BIN)/python manage.py demo_setup
+	DEBUG=true DEV_WARN_ONLY_WHEN_SERVING=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=true DEV_WARN_ONLY_WHEN_SERVING=1 $(BIN)/python manage.py demo_setup
 	DEBUG=true HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) BIN=$(BIN) ./bin/dev
 
 ## make test: installs what the tests need (Python packages, Debian's Chromium) and runs the whole suite.
@@ -59,6 +59,11 @@ bench: install-dev
 ## correctness one is not met. BENCH_ALERTS_ARGS="--duration 120 --workers 2"; --help for the rest.
 bench-alerts: install-dev
 	$(BIN)/python bench/alerts_bench.py $(BENCH_ALERTS_ARGS)
+
+## make bench-overview: the "All connectors" page with 50 collections x 20 connectors (20 ms sandbox latency, gunicorn):
+## first byte, all cells filled, no upstream read repeated; met or not. BENCH_OVERVIEW_ARGS="--journeys 5"; --help.
+bench-overview: install-dev
+	$(BIN)/python bench/overview_bench.py $(BENCH_OVERVIEW_ARGS)
 
 ## make loadtest: Locust, 100 signed-in admins for 120 s against gunicorn as the Procfile runs it (PostgreSQL and
 ## Redis when they answer on 127.0.0.1); prints the pass criteria, redraws docs/performance/loadtest.png, exits 1 when

@@ -72,8 +72,17 @@ def change_lines(changes: dict, prefix: str = "") -> list[dict]:
     return lines
 
 
-def record_denied(*, user, action, space_id=None, collection_id=None, connector_id="", provider_slug="") -> AuditEvent:
-    """A change the user was not allowed to make (read-only access): nothing was sent upstream."""
+def record_denied(
+    *,
+    user,
+    action,
+    space_id=None,
+    collection_id=None,
+    connector_id="",
+    provider_slug="",
+    reason: str = "Read-only access",
+) -> AuditEvent:
+    """A change the user was not allowed to make (read-only or operator access): nothing was sent upstream."""
     event = _event(
         user=user,
         action=action,
@@ -82,7 +91,7 @@ def record_denied(*, user, action, space_id=None, collection_id=None, connector_
         connector_id=connector_id,
         provider_slug=provider_slug,
         outcome=AuditEvent.Outcome.DENIED,
-        error="Read-only access",
+        error=reason,
     )
     event.save()
     return event

@@ -4,7 +4,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 
 from .alerts.selectors import unread_count
-from .permissions import is_read_only
+from .permissions import OPERATOR_GROUP, READ_ONLY_GROUP, can_change, role_of
+from .preferences import theme_choice
 
 
 def shown_url(url: str) -> str:
@@ -16,12 +17,19 @@ def shown_url(url: str) -> str:
 def console(request):
     user = getattr(request, "user", None)
     signed_in = getattr(user, "is_authenticated", False)
+    role = role_of(user)
     return {
         # For signed-in users only: which upstream the console talks to is not for whoever opens the sign-in page.
         "aimable_api_url": shown_url(settings.AIMABLE_API_URL) if getattr(user, "is_authenticated", False) else "",
         "debug": settings.DEBUG,
         # Read-only team members see no button that changes anything (the middleware refuses the change anyway).
-        "read_only": is_read_only(user),
+        "read_only": role == READ_ONLY_GROUP,
+        # Operators see Sync now, Cancel and Retry, and no other button that changes something; can_change is
+        # false for both roles (and for whoever is not signed in).
+        "operator": role == OPERATOR_GROUP,
+        "can_change": can_change(user),
         # The bell's number. A callable, counted once when a template shows it: partials and polls never ask.
         "unread_alerts": cache(lambda: unread_count(user)) if signed_in else 0,
+        # The user's theme ("auto": no data-theme, Pico follows the system), read once when a page shows it.
+        "theme": cache(lambda: theme_choice(user=user)),
     }

@@ -48,6 +48,10 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         self.request = request
         super().__init__(user, *args, **kwargs)
 
+    def validate_password_for_user(self, user, password_field_name=None):
+        # Django checks the strength on the confirmation; the errors belong under "New password", where it is typed.
+        super().validate_password_for_user(user, "new_password1")
+
     def clean_old_password(self):
         old_password = self.cleaned_data["old_password"]
         if authenticate(self.request, username=self.user.get_username(), password=old_password) != self.user:
@@ -145,7 +149,32 @@ def _secret_widget():
     return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"})
 
 
-class ConnectorCreateForm(ScopeFieldsMixin, forms.Form):
+class NamingFieldsMixin(forms.Form):
+    """The team's name and description of the connector: kept by the console (Aimable's connector has no name),
+    never sent to Aimable."""
+
+    name = forms.CharField(
+        label="Name",
+        required=False,
+        strip=True,
+        max_length=200,
+        help_text="What your team calls this connector, shown wherever it appears. Kept in this console only.",
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        strip=True,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional: what it brings in, and why.",
+    )
+
+    def naming(self) -> dict:
+        """The name and description as cleaned, for naming.connector_name_set."""
+        return {"name": self.cleaned_data.get("name", ""), "description": self.cleaned_data.get("description", "")}
+
+
+class ConnectorCreateForm(ScopeFieldsMixin, NamingFieldsMixin):
     provider = forms.ChoiceField(label="Provider", choices=provider_choices)
     access_token = forms.CharField(
         label="Access token", required=False, strip=True, max_length=4096, widget=_secret_widget()
@@ -188,7 +217,7 @@ class ConnectorCreateForm(ScopeFieldsMixin, forms.Form):
         return {k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)}
 
 
-class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
+class ConnectorEditForm(ScopeFieldsMixin, NamingFieldsMixin):
     status = forms.ChoiceField(
         label="Status",
         choices=[("active", "Active: syncs run"), ("paused", "Paused: no syncs run")],
@@ -211,11 +240,14 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
         help_text="Leave blank to keep the current one.",
     )
 
-    def __init__(self, *args, connector, provider, kept_secret_hint="", **kwargs):
+    def __init__(self, *args, connector, provider, kept_secret_hint="", named=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.connector = connector
+        self.named = named  # the console's ConnectorSettings row for it, if any
         self.kept_secret_hint = kept_secret_hint
         self.add_scope_fields(provider, connector.scope_config)
+        self.initial.setdefault("name", named.name if named else "")
+        self.initial.setdefault("description", named.description if named else "")
         if connector.status in ("active", "paused"):
             self.initial.setdefault("status", connector.status)
         else:
@@ -267,6 +299,11 @@ class ConnectorEditForm(ScopeFieldsMixin, forms.Form):
         if credential.get("access_token"):
             patch["credential"] = credential
         return patch
+
+    def naming_changed(self) -> bool:
+        """The team's name or description changed: saved by the console, with no call to Aimable."""
+        before = {"name": self.named.name, "description": self.named.description} if self.named else {}
+        return self.naming() != {"name": before.get("name", ""), "description": before.get("description", "")}
 
 
 # Upstream 422 locations -> form fields. Anything else becomes a form-level error.

@@ -19,7 +19,7 @@ from .aimable import errors, upstream_budget
 from .audit import record_denied
 from .database import DATABASE_ERRORS
 from .logging import request_id_var
-from .permissions import denied_event, is_read_only, records_refusal, refuses
+from .permissions import OPERATOR_GROUP, denied_event, records_refusal, refuses, role_of
 from .security import oauth_form_action_sources
 from .upstream import ApiKeyMissing
 
@@ -116,6 +116,17 @@ class UpstreamErrorMiddleware:
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token", "secret", "password", "client_secret"})
 
 
+def _beyond_title(message: str, title: str) -> str:
+    """What the message says beyond the page's title, which the page shows already: under "The Aimable API had a
+    problem", the message "The Aimable API had a problem (HTTP 503)." says "HTTP 503", not the title twice."""
+    if not message.lower().startswith(title.lower()):
+        return message
+    rest = message[len(title) :].strip(" .:")
+    if rest.startswith("(") and rest.endswith(")"):
+        rest = rest[1:-1]
+    return rest[:1].upper() + rest[1:]
+
+
 def upstream_error_response(request, exception):
     if isinstance(exception, ApiKeyMissing):
         title, status = "No API key stored", 403
@@ -128,6 +139,7 @@ def upstream_error_response(request, exception):
     context = {
         "title": title,
         "error": exception,
+        "detail": _beyond_title(str(getattr(exception, "message", "") or exception), title),
         "is_auth_error": isinstance(exception, errors.AuthenticationError),
         "is_key_missing": isinstance(exception, ApiKeyMissing),
         # Asking again does not make a missing collection appear: say what to check instead of "Try again".
@@ -173,9 +185,14 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
 
 class ReadOnlyMiddleware:
-    """Members of the Read-only group may look at everything and change nothing: every change they attempt is
-    refused here with a 403 page, and recorded in the audit log as "denied". The admin site has its own permissions.
+    """Members of the Read-only group may look at everything and change nothing; members of the Operator group may
+    also run syncs (permissions.OPERATOR_CHANGES). Every other change they attempt is refused here with a 403 page,
+    and recorded in the audit log as "denied". The admin site has its own permissions.
     """
+
+    # The refusal page, and the reason the audit log gives, per role.
+    REFUSALS = {OPERATOR_GROUP: ("team/operator_refused.html", "Operator access")}
+    READ_ONLY_REFUSAL = ("errors/read_only.html", "Read-only access")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -185,16 +202,18 @@ class ReadOnlyMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
-        if match is None or match.namespace == "admin" or not is_read_only(request.user):
+        if match is None or match.namespace == "admin":
             return None
+        role = role_of(request.user)
         url_name = match.url_name or ""
-        if not refuses(request, url_name):
+        if not role or not refuses(request, url_name, role):
             return None
+        template, reason = self.REFUSALS.get(role, self.READ_ONLY_REFUSAL)
         event = denied_event(request, url_name, view_kwargs)
         if event is not None and records_refusal(request):
-            record_denied(user=request.user, **event)
-        logger.info("read-only user %s refused %s %s", request.user.pk, request.method, url_name)
-        return render(request, "errors/read_only.html", status=403)
+            record_denied(user=request.user, reason=reason, **event)
+        logger.info("%s user %s refused %s %s", role, request.user.pk, request.method, url_name)
+        return render(request, template, status=403)
 
 
 class SignedInNoStoreMiddleware:

@@ -90,6 +90,12 @@ class AuditEvent(models.Model):
         ALERT_DELIVERY = "alert.delivery", "Alert delivery"
         CONNECTOR_NAME = "connector.name", "Rename connector"
         BULK_START = "bulk.start", "Start bulk action"
+        RECONNECT_LINK_CREATE = "reconnect_link.create", "Share reconnect link"
+        RECONNECT_LINK_USE = "reconnect_link.use", "Use reconnect link"
+        TEAM_INVITE = "team.invite", "Invite team member"
+        TEAM_ROLE = "team.role", "Change team role"
+        TEAM_DEACTIVATE = "team.deactivate", "Deactivate team member"
+        TEAM_REACTIVATE = "team.reactivate", "Reactivate team member"
 
     class Outcome(models.TextChoices):
         OK = "ok", "OK"
@@ -183,3 +189,44 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connector_id}: {self.outcome or self.state}"
+
+
+class ReconnectLink(models.Model):
+    """A shared "Reconnect" link for one connector (connectors.credentials): works once, for a day, for a signed-in
+    admin whose own key can read the connector. Only a hash of its token is kept: the table gives no usable link."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="reconnect_links"
+    )
+    space_id = models.UUIDField()
+    collection_id = models.UUIDField()
+    connector_id = models.CharField(max_length=128)
+    provider_slug = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Reconnect link for {self.connector_id}"
+
+
+class UserPreference(models.Model):
+    """A user's own display choices, kept across pages, browsers and sign-ins."""
+
+    class Theme(models.TextChoices):
+        AUTO = "auto", "Auto (follows the system)"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.theme}"

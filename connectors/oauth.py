@@ -15,6 +15,7 @@ Nothing here logs a token, a code or a state.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import secrets
@@ -27,6 +28,7 @@ from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.client import DEFAULT_HEADERS
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
@@ -43,6 +45,17 @@ DRAFT_MAX_AGE = 24 * 60 * 60  # as long as the create form's idempotency token
 _MAX_FLOWS = 5
 _MAX_DRAFTS = 5
 _MAX_FIELD = 20_000  # characters kept per draft field
+_MAX_USERINFO_BYTES = 64 * 1024
+_MAX_ACCOUNT = 254  # an email address at most
+
+# Where a provider says which account a token belongs to ("authorized as"), when its token answer does not. Slack's
+# answer names the workspace already. A deployment that moves a provider's endpoints (OAUTH_<P>_TOKEN_URL, e.g. the
+# sandbox) names this one too ("userinfo_url"), or the console does not ask: a token is never sent to a host the
+# deployment did not choose.
+USERINFO_URLS = {
+    "google-drive": "https://www.googleapis.com/drive/v3/about?fields=user(emailAddress)",  # the Drive scope suffices
+    "github": "https://api.github.com/user",
+}
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -78,6 +91,7 @@ class ClientConfig:
     authorize_url: str
     token_url: str
     scopes: tuple[str, ...]
+    userinfo_url: str = ""
 
     @property
     def slug(self) -> str:
@@ -98,14 +112,17 @@ def config_for(slug: str) -> ClientConfig | None:
     if not client_id:
         return None
     spec = provider.oauth
+    token_url = conf.get("token_url") or spec.token_url
+    userinfo_url = conf.get("userinfo_url") or (USERINFO_URLS.get(slug, "") if token_url == spec.token_url else "")
     return ClientConfig(
         provider=provider,
         spec=spec,
         client_id=client_id,
         client_secret=conf.get("client_secret") or "",
         authorize_url=conf.get("authorize_url") or spec.authorize_url,
-        token_url=conf.get("token_url") or spec.token_url,
+        token_url=token_url,
         scopes=tuple(conf.get("scopes") or spec.scopes),
+        userinfo_url=userinfo_url,
     )
 
 
@@ -228,11 +245,73 @@ def exchange(config: ClientConfig, flow: dict, code: str) -> tuple[dict, dict]:
     info = {
         "provider": config.slug,
         "scopes": parsed.get("scopes") or [],
-        "account": parsed.get("account") or "",
+        "account": _account_name(userinfo_account(config, credential["access_token"]) or parsed.get("account")),
         "expires_at": credential.get("expires_at", ""),
         "refreshable": "refresh_token" in credential,
     }
+    remember_capture(credential, info)
     return credential, info
+
+
+def _account_name(value) -> str:
+    """An account's email or login as it may be shown and recorded: text, one line, short."""
+    text = "".join(ch for ch in str(value or "") if ch.isprintable()).strip()
+    return text[:_MAX_ACCOUNT]
+
+
+def _account_in(answer) -> str:
+    """The account's email or login in a userinfo answer (OpenID Connect, Drive's "about", GitHub's user)."""
+    if not isinstance(answer, dict):
+        return ""
+    user = answer.get("user") if isinstance(answer.get("user"), dict) else {}
+    for value in (answer.get("email"), user.get("emailAddress"), user.get("email"), answer.get("login")):
+        if isinstance(value, str) and value.strip():
+            return _account_name(value)
+    return ""
+
+
+def userinfo_account(config: ClientConfig, access_token: str) -> str:
+    """Which account the provider says the token belongs to; "" when it has no such endpoint or does not say.
+    Never fails the flow: the credential works without it."""
+    if not config.userinfo_url:
+        return ""
+    try:
+        with requests.get(
+            config.userinfo_url,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=_timeout(),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            if response.status_code != 200:
+                logger.warning("oauth userinfo request to %s answered HTTP %s", config.slug, response.status_code)
+                return ""
+            body = response.raw.read(_MAX_USERINFO_BYTES + 1, decode_content=True)
+        if len(body) > _MAX_USERINFO_BYTES:
+            return ""
+        return _account_in(json.loads(body))
+    except (requests.RequestException, ValueError, OSError) as exc:
+        logger.warning("oauth userinfo request to %s failed: %s", config.slug, type(exc).__name__)
+        return ""
+
+
+def _capture_key(credential: dict | None) -> str:
+    fingerprint = credential_fingerprint(credential)
+    return f"oauth-capture:{fingerprint}" if fingerprint else ""
+
+
+def remember_capture(credential: dict, info: dict) -> None:
+    """Remembers, for as long as a create form keeps a captured credential, that Connect captured it and for which
+    account: the audit entry of the change that sends it says so (services), without keeping the token."""
+    key = _capture_key(credential)
+    if key:
+        cache.set(key, {"provider": info.get("provider", ""), "account": info.get("account", "")}, DRAFT_MAX_AGE)
+
+
+def captured(credential: dict | None) -> dict | None:
+    """{"provider", "account"} when ``credential`` is one Connect or Reconnect captured; None for a typed one."""
+    key = _capture_key(credential)
+    return cache.get(key) if key else None
 
 
 _CODE_RE = re.compile(r"[^A-Za-z0-9_.:-]")

@@ -1,8 +1,10 @@
-"""Read-only team members: members of the "Read-only" group see every page and change nothing.
+"""Team roles. Members of the "Read-only" group see every page and change nothing; members of the "Operator" group
+may also start, cancel and retry syncs (one at a time or in bulk), and change nothing else; everyone else is a team
+admin. Staff users manage the team (/team/).
 
 The rule lives here and is enforced in one place (connectors.middleware.ReadOnlyMiddleware); templates hide the
-buttons with the ``read_only`` flag of the context processor. Every URL of the console is classified below, and a
-test fails when a new one is not.
+buttons with the ``read_only`` (no change at all) and ``can_change`` (changes beyond syncing) flags of the context
+processor. Every URL of the console is classified below, and a test fails when a new one is not.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ from .aimable.client import validate_token
 from .models import AuditEvent
 
 READ_ONLY_GROUP = "Read-only"
+OPERATOR_GROUP = "Operator"
 # Members see every user's audit events, as staff do; everyone else sees their own and those on spaces their key
 # reaches (connectors.selectors.audit_events).
 AUDITORS_GROUP = "Auditors"
@@ -29,11 +32,13 @@ def _oauth_start_action(request):
     )
 
 
-# URLs that change something: refused to read-only users, each refusal audited as "denied" under this action.
+# URLs that change something: refused to read-only users (and to operators, but for OPERATOR_CHANGES), each refusal
+# audited as "denied" under this action.
 CHANGES = {
     "connector_create": AuditEvent.Action.CONNECTOR_CREATE,
     "connector_edit": AuditEvent.Action.CONNECTOR_UPDATE,
     "connector_delete": AuditEvent.Action.CONNECTOR_DELETE,
+    "connector_resume": AuditEvent.Action.CONNECTOR_UPDATE,  # a paused connector's "Resume", beside "Sync now"
     "connector_browse": AuditEvent.Action.SCOPE_UPDATE,  # its POST; its GET (the tree) is for everyone
     "sync_trigger": AuditEvent.Action.SYNC_TRIGGER,
     "sync_retry": AuditEvent.Action.SYNC_RETRY,
@@ -42,9 +47,20 @@ CHANGES = {
     "oauth_callback": AuditEvent.Action.CREDENTIAL_UPDATE,  # a GET that finishes a Connect or a Reconnect
     "connector_freshness": AuditEvent.Action.FRESHNESS_UPDATE,  # team-wide settings of a connector
     "connector_schedule": AuditEvent.Action.SCHEDULE_UPDATE,
+    "reconnect_link_create": AuditEvent.Action.RECONNECT_LINK_CREATE,  # share a Reconnect link: a change
+    "reconnect_link": AuditEvent.Action.RECONNECT_LINK_USE,  # a shared link's page: only for who may reconnect
+    "reconnect_link_start": AuditEvent.Action.RECONNECT_LINK_USE,
+    "bulk_start": AuditEvent.Action.BULK_START,  # sync, pause, resume or delete many connectors
 }
 # Of those, the ones refused whatever the method: pages that exist only to make the change.
-REFUSED_PAGES = {"connector_create", "connector_edit", "connector_delete", "oauth_callback"}
+REFUSED_PAGES = {
+    "connector_create",
+    "connector_edit",
+    "connector_delete",
+    "oauth_callback",
+    "reconnect_link",
+    "reconnect_link_start",
+}
 
 # POSTs a read-only user may make: their own API key and password, signing in and out, "open by IDs" on the
 # home page (a redirect), and their own watches and notifications (they change what is sent to them, nothing else).
@@ -64,7 +80,19 @@ ALLOWED_POSTS = {
     "channel_test",
     "channel_rotate",
     "channel_remove",
+    # The team page: staff only (its views check), whatever their role; the invitation link is for the invitee.
+    "team",
+    "team_invite",
+    "team_member_update",
+    "team_member_deactivate",
+    "team_member_reactivate",
+    "team_accept",
+    # Their own theme: what they see, nothing of the team's.
+    "theme_set",
 }
+
+# Of CHANGES, what an operator may do: run syncs. A bulk action only when it is a sync (see refuses).
+OPERATOR_CHANGES = {"sync_trigger", "sync_retry", "sync_cancel", "bulk_start"}
 
 # GET-only pages (their views refuse other methods), listed so that the classification above is complete.
 READ_PAGES = {
@@ -73,26 +101,53 @@ READ_PAGES = {
     "connector_list",
     "connector_detail",
     "sync_latest",
+    "sync_latest_batch",
+    "sync_chart",
     "sync_list",
     "sync_detail",
     "healthz",
     "password_change_done",
     "notifications",
     "notifications_outbox",
+    "overview",
+    "overview_rows",
+    "overview_cells",
+    "overview_csv",
+    "audit_csv",
+    "sync_list_csv",
+    "bulk_list",
+    "bulk_detail",
 }
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def is_read_only(user) -> bool:
-    """True for a signed-in member of the Read-only group (a superuser too: the membership is explicit)."""
+def role_of(user) -> str:
+    """READ_ONLY_GROUP, OPERATOR_GROUP or "" (a team admin) for a signed-in user; read-only wins when both. A superuser
+    too: the membership is explicit. Read once per request (the user object of a request is its own)."""
     if not getattr(user, "is_authenticated", False):
-        return False
-    cached = getattr(user, "_console_read_only", None)
+        return ""
+    cached = getattr(user, "_console_role", None)
     if cached is None:
-        cached = user.groups.filter(name=READ_ONLY_GROUP).exists()
-        user._console_read_only = cached
+        names = set(user.groups.filter(name__in=(READ_ONLY_GROUP, OPERATOR_GROUP)).values_list("name", flat=True))
+        cached = next((name for name in (READ_ONLY_GROUP, OPERATOR_GROUP) if name in names), "")
+        user._console_role = cached
     return cached
+
+
+def is_read_only(user) -> bool:
+    """True for a signed-in member of the Read-only group."""
+    return role_of(user) == READ_ONLY_GROUP
+
+
+def is_operator(user) -> bool:
+    """True for a signed-in member of the Operator group (and not of Read-only): syncs, nothing else."""
+    return role_of(user) == OPERATOR_GROUP
+
+
+def can_change(user) -> bool:
+    """Whether a signed-in user may change connectors (create, edit, delete, scope, reconnect, schedules)."""
+    return bool(getattr(user, "is_authenticated", False)) and not role_of(user)
 
 
 def sees_every_audit_event(user) -> bool:
@@ -102,11 +157,15 @@ def sees_every_audit_event(user) -> bool:
     return user.is_staff or user.is_superuser or user.groups.filter(name=AUDITORS_GROUP).exists()
 
 
-def refuses(request, url_name: str) -> bool:
-    """Whether this request is a change that a read-only user may not make."""
+def refuses(request, url_name: str, role: str = READ_ONLY_GROUP) -> bool:
+    """Whether this request is a change that a member of ``role`` (READ_ONLY_GROUP or OPERATOR_GROUP) may not make."""
     if url_name in REFUSED_PAGES:
         return True
-    return request.method not in SAFE_METHODS and url_name not in ALLOWED_POSTS
+    if request.method in SAFE_METHODS or url_name in ALLOWED_POSTS:
+        return False
+    if role == OPERATOR_GROUP and url_name in OPERATOR_CHANGES:
+        return url_name == "bulk_start" and request.POST.get("kind") != "sync"
+    return True
 
 
 def denied_event(request, url_name: str, view_kwargs: dict) -> dict | None:

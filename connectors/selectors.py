@@ -130,9 +130,24 @@ def sync_latest_stale(*, fingerprint, connector_id) -> Sync | None:
     return _unpack(raw) if raw else None
 
 
+def overview_lists_key(fingerprint: str) -> str:
+    """The "All connectors" page's spaces, collections and connectors, kept briefly per credential."""
+    return f"overview:lists:{fingerprint}"
+
+
+def overview_syncs_key(fingerprint: str, connector_id: str) -> str:
+    """What a connector's newest syncs said, for the "All connectors" page, per credential."""
+    return f"overview:syncs:{fingerprint}:{connector_id}"
+
+
 def forget_connector_syncs(*, fingerprint, connector_id) -> None:
-    """After a trigger or cancel: the next read goes upstream."""
-    cache.delete(_key(fingerprint, "latest", connector_id))
+    """After a trigger or cancel: the next read goes upstream (the pages' and the overview's)."""
+    cache.delete_many([_key(fingerprint, "latest", connector_id), overview_syncs_key(fingerprint, connector_id)])
+
+
+def forget_listing(*, fingerprint) -> None:
+    """After a create, an edit or a delete: the overview lists again."""
+    cache.delete(overview_lists_key(fingerprint))
 
 
 def forget_sync(*, fingerprint, connector_id, sync_id) -> None:
@@ -260,6 +275,37 @@ def sync_recent(*, client: AimableClient, space_id: str, collection_id: str, con
     page = client.list_syncs(space_id, collection_id, connector_id, limit=5)
     latest = _with_progress(client, page.items[0]) if page.items else None
     return RecentSyncs(recent=list(page.items), has_more=page.has_next, latest=latest)
+
+
+HISTORY_SYNCS = 30  # the sync history chart of a connector's page
+
+
+@dataclass(frozen=True)
+class SyncHistory:
+    """A connector's newest syncs (newest first) for its chart, or why Aimable could not give them."""
+
+    syncs: list[Sync]
+    complete: bool = True  # that is all of them
+    error: errors.AimableError | None = None
+
+
+def sync_history(
+    *, client: AimableClient, space_id: str, collection_id: str, connector_id: str, limit: int = HISTORY_SYNCS
+) -> SyncHistory:
+    """One read of the newest ``limit`` syncs, through the poll cache (every tab showing the chart shares it). A
+    transient failure is returned for the chart to say so in place; a page error is raised."""
+    try:
+        syncs, complete = sync_newest(
+            client=client,
+            fingerprint=client.cache_fingerprint,
+            space_id=space_id,
+            collection_id=collection_id,
+            connector_id=connector_id,
+            limit=limit,
+        )
+    except errors.InPlaceError as exc:
+        return SyncHistory(syncs=[], error=exc)
+    return SyncHistory(syncs=syncs, complete=complete)
 
 
 def sync_page(
@@ -427,6 +473,37 @@ def browse_level(
         raise
     provider = get_provider(remembered["provider"]) or unknown_provider(remembered["provider"])
     return BrowseLevel(provider=provider, scope_config=remembered["scope"], page=page)
+
+
+_TOP_LEVEL_PAGES_CHECKED = 4  # at most 200 items read to check what a create typed in
+
+
+def scope_ids_not_found(*, client: AimableClient, space_id: str, collection_id: str, connector: Connector) -> list[str]:
+    """The scope values typed at create time that the provider's top level does not list (a typo, or the form's own
+    example), for a warning; only for scope fields chosen at the top level (Slack's channels, Drive's folders: one
+    inside a folder is reported too). Empty when the top level cannot be read: the warning is a courtesy."""
+    provider = provider_of(connector)
+    scope = connector.scope_config or {}
+    wanted = {f.key: [str(v) for v in scope.get(f.key) or [] if v] for f in provider.scope_fields}
+    if not any(wanted.values()):
+        return []
+    found: dict[str, set[str]] = {}
+    offset = 0
+    try:
+        for _ in range(_TOP_LEVEL_PAGES_CHECKED):
+            page = client.browse(space_id, collection_id, connector.id, limit=BROWSE_PAGE, offset=offset)
+            for item in page.items:
+                for f in provider.scope_fields:
+                    if item.type in f.selectable_types:
+                        found.setdefault(f.key, set()).add(item.id)
+            if not page.has_next:
+                break
+            offset = page.next_offset
+        else:
+            return []  # more than was read: cannot tell
+    except errors.AimableError:
+        return []
+    return [v for key, values in wanted.items() if key in found for v in values if v not in found[key]]
 
 
 # ----- the audit log ---------------------------------------------------------------------------------------------

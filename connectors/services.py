@@ -4,6 +4,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from . import oauth
 from .aimable import errors
 from .aimable.client import AimableClient
 from .aimable.types import Connector, Sync
@@ -11,7 +12,7 @@ from .alerts.models import Watch
 from .alerts.pausing import pause_for_key_change
 from .audit import audited
 from .models import ApiKey, AuditEvent, RecentCollection
-from .selectors import forget_connector_syncs, forget_sync
+from .selectors import forget_connector_syncs, forget_listing, forget_sync
 from .upstream import client_with_key
 
 
@@ -95,14 +96,21 @@ def connector_create(
     credential: dict,
     scope_config: dict,
     idempotency_key: str,
+    name: str = "",
 ) -> Connector:
+    """``name``: the team's name for it (kept by the console, never sent to Aimable), recorded in the audit entry."""
     with audited(
         user=user,
         action=AuditEvent.Action.CONNECTOR_CREATE,
         space_id=space_id,
         collection_id=collection_id,
         provider_slug=provider_slug,
-        changes={"scope_config": scope_config or {}, "credential": "set"},
+        changes={
+            "scope_config": scope_config or {},
+            "credential": "set",
+            **_credential_origin(credential),
+            **({"name": name} if name else {}),
+        },
     ) as event:
         connector = client.create_connector(
             space_id,
@@ -117,7 +125,15 @@ def connector_create(
         event.skip = AuditEvent.objects.filter(
             action=AuditEvent.Action.CONNECTOR_CREATE, outcome=AuditEvent.Outcome.OK, connector_id=connector.id
         ).exists()
+    forget_listing(fingerprint=client.cache_fingerprint)
     return connector
+
+
+def _credential_origin(credential: dict | None) -> dict:
+    """For a credential's audit entry (the credential panel reads it): the account the provider authorized, when
+    Connect or Reconnect captured the credential and the provider named it. Never the secret."""
+    capture = oauth.captured(credential) or {}
+    return {"authorized_as": capture["account"]} if capture.get("account") else {}
 
 
 def connector_update(
@@ -138,6 +154,7 @@ def connector_update(
         described["status"] = {"from": connector.status, "to": changes["status"]}
     if "credential" in changes:
         described["credential"] = "replaced"
+        described.update(_credential_origin(changes["credential"]))
     if action is None:
         action = (
             AuditEvent.Action.SCOPE_UPDATE if set(changes) == {"scope_config"} else AuditEvent.Action.CONNECTOR_UPDATE
@@ -151,7 +168,9 @@ def connector_update(
         provider_slug=connector.provider_slug,
         changes=described,
     ):
-        return client.update_connector(space_id, collection_id, connector.id, **changes)
+        updated = client.update_connector(space_id, collection_id, connector.id, **changes)
+    forget_listing(fingerprint=client.cache_fingerprint)
+    return updated
 
 
 def connector_delete(
@@ -172,6 +191,8 @@ def connector_delete(
         except errors.NotFoundError:
             event.changes = {**event.changes, "already_deleted": True}
             return False
+        finally:
+            forget_listing(fingerprint=client.cache_fingerprint)
     return True
 
 

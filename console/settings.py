@@ -41,11 +41,14 @@ if _missing:
             + ". Set them in the environment (see docs/configuration.md), or set DEBUG=true for local "
             "development with insecure defaults."
         )
-    print(  # noqa: T201 - the point is to be loud on a developer's terminal
-        "WARNING: DEBUG is on and " + " and ".join(_missing) + " not set: using INSECURE development defaults. "
-        "Never deploy like this.",
-        file=sys.stderr,
-    )
+    # `make run` starts manage.py six times (migrate, demo_setup, the sandbox, the worker, runserver and its
+    # autoreloader child): it sets DEV_WARN_ONLY_WHEN_SERVING, so that the process that serves says it once.
+    if not env.bool("DEV_WARN_ONLY_WHEN_SERVING", default=False) or env("RUN_MAIN", default="") == "true":
+        print(  # noqa: T201 - the point is to be loud on a developer's terminal
+            "WARNING: DEBUG is on and " + " and ".join(_missing) + " not set: using INSECURE development defaults. "
+            "Never deploy like this.",
+            file=sys.stderr,
+        )
     SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
     FIELD_ENCRYPTION_KEYS = FIELD_ENCRYPTION_KEYS or [_DEV_FIELD_KEY]
 if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS):
@@ -229,6 +232,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# Its start-up banner ("AXES: BEGIN version ...") once per process is noise on a developer's terminal.
+AXES_VERBOSE = env.bool("AXES_VERBOSE", default=not DEBUG)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -251,7 +256,9 @@ AIMABLE_MAX_RESPONSE_BYTES = env.int("AIMABLE_MAX_RESPONSE_BYTES", default=5 * 1
 # come from the variable names (the environment and the .env file), so settings need not import the provider
 # registry. A provider without a client id gets no "Connect" button. Empty endpoint/scope values mean the registry's
 # defaults.
-_OAUTH_VARIABLE = re.compile(r"^OAUTH_([A-Z0-9_]+?)_(CLIENT_ID|CLIENT_SECRET|AUTHORIZE_URL|TOKEN_URL|SCOPES)$")
+_OAUTH_VARIABLE = re.compile(
+    r"^OAUTH_([A-Z0-9_]+?)_(CLIENT_ID|CLIENT_SECRET|AUTHORIZE_URL|TOKEN_URL|USERINFO_URL|SCOPES)$"
+)
 
 
 def _oauth_settings(name: str) -> dict:
@@ -262,6 +269,8 @@ def _oauth_settings(name: str) -> dict:
         "client_secret": env.str(prefix + "CLIENT_SECRET", default="").strip(),
         "authorize_url": env.str(prefix + "AUTHORIZE_URL", default="").strip(),
         "token_url": env.str(prefix + "TOKEN_URL", default="").strip(),
+        # Where the console asks which account authorized a token ("authorized as"); optional.
+        "userinfo_url": env.str(prefix + "USERINFO_URL", default="").strip(),
         "scopes": scopes.replace(",", " ").split() or None,
     }
 

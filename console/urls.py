@@ -3,11 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from connectors.views.health import healthz
-from connectors.views.password import PasswordChangeView
+from connectors.views.password import PasswordChangeView, SignInView
 
 urlpatterns = [
-    # Sign in, sign out and change one's password; no password reset by e-mail (the console sends no mail).
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # Sign in, sign out and change one's password. No self-service password reset by e-mail: a staff member invites
+    # teammates from the team page, and the invitation's link sets the first password.
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The current password is checked like a sign-in: a wrong one counts towards the lockout (django-axes).
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),

@@ -8,6 +8,8 @@
                                        provider's own shape (Google: RFC 6749 with a refresh token; Slack:
                                        oauth.v2.access with "ok" and a bot token; GitHub: no refresh, no expiry);
                                        also grant_type=refresh_token
+    GET  /oauth/<provider>/userinfo    the account an issued access token belongs to (Authorization: Bearer):
+                                       {"email", "login"}, as a provider's userinfo endpoint would say it
 
 Only registered clients are served, and only at their registered redirect URIs (exactly, as Google requires):
 anything else gets an error page, never a redirect, so the consent page cannot send a code to another site.
@@ -29,6 +31,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .state import SandboxState
 
 PROVIDERS = {"google-drive": "Google Drive", "slack": "Slack", "github": "GitHub"}
+# The one account that signs in at the sandbox's consent page.
+ACCOUNT = {"email": "demo.admin@example.com", "login": "demo-admin"}
 CODE_TTL = 600
 ACCESS_TTL = 3599
 
@@ -94,6 +98,8 @@ def handle(state: SandboxState, method: str, path: str, query: str, headers: dic
         return _decide(state, provider, dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
     if action == "token" and method == "POST":
         return _token(state, provider, headers, dict(parse_qsl(body.decode("utf-8", "replace"))))
+    if action == "userinfo" and method in ("GET", "HEAD"):
+        return _userinfo(state, provider, headers)
     return _json(405, {"detail": "Method Not Allowed"})
 
 
@@ -255,6 +261,16 @@ def _issue(state: SandboxState, store: dict, provider: str, client_id: str, scop
         "scope": scope,
         "token_type": "Bearer",
     }
+
+
+def _userinfo(state: SandboxState, provider: str, headers: dict) -> Answer:
+    auth = headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    with state.lock:
+        record = state.oauth_tokens.get(token) if token else None
+    if record is None or record["provider"] != provider or record.get("expires_at", float("inf")) < state.now():
+        return _json(401, {"error": "invalid_token", "error_description": "The access token is unknown or expired."})
+    return _json(200, dict(ACCOUNT))
 
 
 def issued(state: SandboxState) -> dict:

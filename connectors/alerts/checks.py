@@ -27,6 +27,7 @@ from ..aimable import errors
 from ..aimable.client import AimableClient
 from ..aimable.types import Connector
 from ..models import ApiKey
+from ..naming import names_for
 from ..providers import get_provider
 from ..upstream import client_with_key, credential_fingerprint
 from . import health
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 SYNCS_READ = 10  # the newest syncs read per connector: enough for "N failures in a row" (N <= 10)
 MAX_PAGES = 20  # of 100 collections or connectors: a server that pages forever is cut off there
 STUCK_ROUND = dt.timedelta(minutes=10)  # a round started this long ago and not finished died with its worker
+SPECIFICITY = {Watch.Scope.CONNECTOR: 0, Watch.Scope.COLLECTION: 1, Watch.Scope.SPACE: 2}
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Reads:
     syncs: dict[str, tuple[list, bool]] = field(default_factory=dict)  # connector id -> (newest syncs, complete)
     failed: dict[tuple, errors.AimableError] = field(default_factory=dict)  # ("space"|"collection"|..., ids) -> error
     rejected: errors.AimableError | None = None
+    team_names: dict[str, str] | None = None  # connector id -> the team's name, loaded once (_team_names)
 
 
 class Counter:
@@ -107,13 +110,19 @@ def run_round(slot: int) -> dict:
 
 def sweep() -> dict:
     """Deliveries that are due again (a retry's time came, or a dead worker's lease ran out) and due schedules."""
+    from .. import bulk
     from .delivery import due_deliveries
     from .notify import enqueue_deliveries
     from .schedules import run_due
 
     due = due_deliveries()
     enqueue_deliveries(due)
-    return {"deliveries_requeued": len(due), "schedules_run": run_due(), "pruned": prune()}
+    return {
+        "deliveries_requeued": len(due),
+        "schedules_run": run_due(),
+        "bulk_actions_resumed": bulk.resume_stalled(),
+        "pruned": prune(),
+    }
 
 
 def prune(now: dt.datetime | None = None) -> int:
@@ -168,8 +177,11 @@ def check_watches(*, now: dt.datetime | None = None) -> dict:
         if reads.rejected is not None:
             _pause(user_watches, Watch.Paused.KEY_REJECTED)
             continue
-        for watch in user_watches:
-            made, checked = _check_watch(watch, reads, now=now, freshness=freshness)
+        # One alert per change per connector for each admin: where their watches overlap, the narrowest one (the
+        # connector's own, then its collection's, then its space's) speaks for the connector, with its channels.
+        claimed: set[str] = set()
+        for watch in sorted(user_watches, key=lambda w: (SPECIFICITY[w.scope], w.pk)):
+            made, checked = _check_watch(watch, reads, now=now, freshness=freshness, claimed=claimed)
             alerts += made
             connectors_checked += checked
     return {
@@ -281,8 +293,9 @@ def _freshness() -> dict[str, dt.timedelta]:
     }
 
 
-def _check_watch(watch: Watch, reads: Reads, *, now, freshness) -> tuple[int, int]:
-    """Health and alerts for one watch's connectors. Returns (alerts made, connectors checked)."""
+def _check_watch(watch: Watch, reads: Reads, *, now, freshness, claimed: set[str]) -> tuple[int, int]:
+    """Health and alerts for one watch's connectors, except those a narrower watch of the same admin speaks for
+    (``claimed``, which this adds to). Returns (alerts made, connectors checked)."""
     space = str(watch.space_id)
     if watch.scope == Watch.Scope.SPACE:
         error = reads.failed.get(("space", space))
@@ -304,6 +317,8 @@ def _check_watch(watch: Watch, reads: Reads, *, now, freshness) -> tuple[int, in
             _pause([watch], Watch.Paused.GONE)
         return 0, 0
 
+    connectors = [(space_id, coll, c) for space_id, coll, c in connectors if c.id not in claimed]
+    claimed.update(c.id for _, _, c in connectors)
     existing = {h.connector_id: h for h in ConnectorHealth.objects.filter(watch=watch)}
     made = checked = 0
     for space_id, collection_id, connector in connectors:
@@ -355,16 +370,26 @@ def _check_watch(watch: Watch, reads: Reads, *, now, freshness) -> tuple[int, in
     return made, checked
 
 
+def _team_names(reads: Reads) -> dict[str, str]:
+    """The team's names of every connector this key read: one query, the first time an alert needs a name."""
+    if reads.team_names is None:
+        ids = {c.id for connectors in reads.connectors.values() for c in connectors}
+        reads.team_names = {cid: s.name for cid, s in names_for(ids).items() if s.name}
+    return reads.team_names
+
+
 def _name(connector: Connector, watch: Watch, reads: Reads, collection_id: str) -> str:
     provider = get_provider(connector.provider_slug)
     what = provider.name if provider else (connector.provider_slug or "Connector")
+    team_name = _team_names(reads).get(connector.id[:128])
     where = ""
     for collections in reads.collections_of_space.values():
         where = next((c.name for c in collections if str(c.collection_id) == collection_id and c.name), where)
     if not where and watch.scope != Watch.Scope.SPACE:
         where = watch.label.split(" / ")[-1] if watch.label else ""
     short = connector.id[:8]
-    return f"{what} ({short}) in {where}" if where else f"{what} ({short})"
+    called = f"{team_name[:200]} ({what})" if team_name else f"{what} ({short})"
+    return f"{called} in {where}" if where else called
 
 
 def _pause_on(watch: Watch, error: errors.AimableError | None) -> bool:

@@ -22,6 +22,7 @@ from django.utils.cache import patch_vary_headers
 from .. import selectors, services
 from ..aimable.client import AimableClient, validate_token
 from ..aimable.types import Connector, is_path_id
+from ..alerts.health import FAILED, is_credential_failure
 from ..providers import Provider
 from ..upstream import client_for
 
@@ -169,6 +170,10 @@ def status_context(page: ConnectorPage, status: selectors.SyncStatus, *, failure
         # Blank when the upstream's id cannot be in a URL: the sync is shown, but not linked, polled or retried.
         "sync_id": status.sync_id if is_path_id(status.sync_id) else "",
         "failure_reason": status.failure_reason,
+        # Retrying cannot fix a refused credential: the status offers Reconnect beside Retry.
+        "credential_failure": bool(
+            status.sync and (status.sync.status or "").lower() in FAILED and is_credential_failure(status.sync)
+        ),
         "running_for": status.running_for,
         "progress": status.progress,
         "polling": not status.finished,

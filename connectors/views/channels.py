@@ -33,12 +33,14 @@ def channel_add(request):
         _show_secret_once(request, channel, secret)
         messages.success(
             request,
-            f"{channel.get_kind_display()} channel {channel.target_hint} added. Copy its signing secret now: it is shown only once.",
+            f"{channel.get_kind_display()} channel {channel.target_hint} added. "
+            "Copy its signing secret now: it is shown only once.",
         )
     else:
         messages.success(
             request,
-            f"{channel.get_kind_display()} channel {channel.target_hint} added. Send a test to check that alerts reach it.",
+            f"{channel.get_kind_display()} channel {channel.target_hint} added. "
+            "Send a test to check that alerts reach it.",
         )
     return redirect("notifications")
 

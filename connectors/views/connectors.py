@@ -9,21 +9,29 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from .. import oauth, pending, selectors, services
+from .. import charts, credentials, naming, oauth, pending, selectors, services
 from ..aimable import errors
 from ..alerts import selectors as alert_selectors
 from ..alerts.page_forms import panel_forms
 from ..forms import ConnectorCreateForm, ConnectorEditForm, apply_upstream_errors
 from ..idempotency import new_idempotency_token, unsign_idempotency_key
 from ..paging import PageParams
-from ..permissions import is_read_only
+from ..permissions import can_change, is_read_only
 from ..providers import PROVIDERS
 from ..templatetags.alerts_tags import health_mark_html
-from ..templatetags.console import badge_html, html_format, sync_now_html, when_html
+from ..templatetags.console import (
+    badge_html,
+    html_format,
+    reconnect_fix,
+    scope_summary_html,
+    shorten,
+    sync_now_html,
+    when_html,
+)
 from .base import SECRET_VARIABLES, CollectionPage, ConnectorPage, collection_view, connector_view, render_page
-from .syncs import status_context
+from .syncs import local_next, status_context
 
 CONNECTOR_STATUSES = ("active", "paused", "error", "disconnected")
 ROW_SYNC_FORM = "row-sync"
@@ -39,30 +47,46 @@ def _url_maker(name, space_id, collection_id):
 # to 100 rows, and Django's per-variable template lookups cost about 17 ms per page on the benchmark machine
 # (bench/bench.py, "list of 100 connectors"). The badge, time and button come from the same helpers as the templates.
 _ROW = (
-    '<tr><td><a href="{}"><img src="{}" alt="" width="20" height="20" class="icon"> {}</a>'
-    '<br><code class="small copyable">{}</code></td>'
-    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-    '<td><span hx-get="{}" hx-trigger="load" hx-swap="outerHTML">'
-    '<a href="{}" class="small">Sync history</a></span></td>'
+    '<tr><td><a href="{}" title="{}"><img src="{}" alt="" width="20" height="20" class="icon"> {}</a>'
+    '<br><span class="small muted">{} · <code title="{}">{}</code></span></td>'
+    '<td data-label="Status">{}</td><td data-label="Scope">{}</td><td data-label="Created">{}</td>'
+    '<td data-label="Updated">{}</td>'
+    '<td data-label="Latest sync"><span hx-get="{}" hx-trigger="load" hx-swap="outerHTML" aria-busy="true">'
+    '<span class="loading-hint small muted">Loading… </span><a href="{}" class="small">Sync history</a></span></td>'
     "<td>{}</td></tr>"
 )
 # A connector whose id cannot be in a URL (the upstream's, unchecked): shown, but nothing links to it or polls it.
 _UNLINKED_ROW = (
     '<tr><td><img src="{}" alt="" width="20" height="20" class="icon"> {}'
-    '<br><code class="small copyable" title="This ID cannot be opened in the console">{}</code></td>'
-    '<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class="muted small">—</span></td><td></td></tr>'
+    '<br><span class="small muted">{} · '
+    '<code class="copyable" title="This ID cannot be opened in the console">{}</code></span></td>'
+    '<td data-label="Status">{}</td><td data-label="Scope">{}</td><td data-label="Created">{}</td>'
+    '<td data-label="Updated">{}</td><td data-label="Latest sync"><span class="muted small">—</span></td><td></td></tr>'
 )
 
 
+NAME_CHARS = 80  # a connector's name as shown in a row or a breadcrumb; the whole name is in its tooltip
+
+
 def connector_rows(
-    space_id: str, collection_id: str, connectors, *, read_only: bool = False, health: dict | None = None
+    space_id: str,
+    collection_id: str,
+    connectors,
+    *,
+    read_only: bool = False,
+    can_change: bool = False,
+    health: dict | None = None,
+    names: dict | None = None,
 ) -> list[SafeString]:
-    """The list's rows as HTML, computed once per row; ``health``: the alerts' marks by connector id."""
+    """The list's rows as HTML, computed once per row; ``health``: the alerts' marks by connector id; ``names``: the
+    console's ConnectorSettings by connector id (naming.names_for)."""
     health = health or {}
+    names = names or {}
     detail = _url_maker("connector_detail", space_id, collection_id)
     latest = _url_maker("sync_latest", space_id, collection_id)
     history = _url_maker("sync_list", space_id, collection_id)
     trigger = _url_maker("sync_trigger", space_id, collection_id)
+    resume = _url_maker("connector_resume", space_id, collection_id)
     icons = {}
     now = timezone.now()
     rows = []
@@ -71,29 +95,49 @@ def connector_rows(
         if provider.icon not in icons:
             icons[provider.icon] = static(provider.icon)
         mark = health.get(connector.id)
+        named = names.get(connector.id)
+        title = naming.display_name(connector_id=connector.id, provider_slug=connector.provider_slug, named=named)
         cells = (
             badge_html(connector.status) + (SafeString(" ") + health_mark_html(mark) if mark else SafeString("")),
-            provider.scope_summary(connector.scope_config),
+            scope_summary_html(provider, connector.scope_config, named),
             when_html(connector.created_at, now),
             when_html(connector.updated_at, now),
         )
         if not connector.linkable:
-            rows.append(html_format(_UNLINKED_ROW, icons[provider.icon], provider.name, connector.id, *cells))
+            rows.append(
+                html_format(
+                    _UNLINKED_ROW, icons[provider.icon], shorten(title, NAME_CHARS), provider.name, connector.id, *cells
+                )
+            )
             continue
+        reconnect = {}
+        if can_change and connector.status == "disconnected":
+            url, label = reconnect_fix([space_id, collection_id, connector.id], connector.provider_slug)
+            reconnect = {"reconnect_url": url, "reconnect_label": label}
         sync_now = (
             ""
             if read_only
             else sync_now_html(
-                trigger(connector.id), form=ROW_SYNC_FORM, provider_slug=connector.provider_slug, small=True
+                trigger(connector.id),
+                form=ROW_SYNC_FORM,
+                provider_slug=connector.provider_slug,
+                small=True,
+                name=shorten(title, NAME_CHARS),
+                status=connector.status,
+                resume_url=resume(connector.id) if can_change else "",
+                **reconnect,
             )
         )
         rows.append(
             html_format(
                 _ROW,
                 detail(connector.id),
+                title,
                 icons[provider.icon],
+                shorten(title, NAME_CHARS),
                 provider.name,
                 connector.id,
+                connector.id[:8],
                 *cells,
                 latest(connector.id),
                 history(connector.id),
@@ -132,7 +176,9 @@ def connector_list(request, page: CollectionPage):
             page.collection_id,
             result.items,
             read_only=is_read_only(request.user),
+            can_change=can_change(request.user),
             health=alert_selectors.health_marks([c.id for c in result.items]),
+            names=naming.names_for(c.id for c in result.items),
         )
     context.update(
         {
@@ -208,6 +254,7 @@ def connector_create(request, page: CollectionPage):
             credential=credential,
             scope_config=form.scope_config(),
             idempotency_key=key,
+            name=form.naming()["name"],
         )
     except errors.ValidationError as exc:
         # Nothing was created: the corrected request gets a new key.
@@ -233,10 +280,32 @@ def connector_create(request, page: CollectionPage):
 
     pending.drop(request, key)
     page.visited()
-    messages.success(request, f"{form.scope_provider.name} connector created.")
+    named = None
+    if any(form.naming().values()):  # the create's own audit row has the name: this one is not audited again
+        named = naming.connector_name_set(
+            user=request.user, **page.ids, connector_id=connector.id, **form.naming(), audit=False
+        )
+    messages.success(request, f"{_called(form.scope_provider, named)} created.")
+    if connector.linkable and (
+        missing := selectors.scope_ids_not_found(client=page.client, **page.ids, connector=connector)
+    ):
+        messages.warning(
+            request,
+            f"{form.scope_provider.name} does not list {', '.join(shorten(v, 60) for v in missing[:5])}"
+            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''} at its top level: check the ID"
+            f"{'s' if len(missing) > 1 else ''}, or untick {'them' if len(missing) > 1 else 'it'} under "
+            '"Browse and choose scope".',
+        )
     if not connector.linkable:  # its page cannot be addressed: the list shows it
         return redirect("connector_list", page.space_id, page.collection_id)
     return redirect("connector_detail", page.space_id, page.collection_id, connector.id)
+
+
+def _called(provider, named) -> str:
+    """ "Google Drive connector", with the team's name when it has one: for the messages after a change."""
+    if named is not None and named.name:
+        return f"{provider.name} connector “{shorten(named.name, NAME_CHARS)}”"
+    return f"{provider.name} connector"
 
 
 def _keep_for_next_try(request, data, key: str | None, kept: dict | None) -> tuple[str, dict]:
@@ -278,6 +347,15 @@ _SHOWN_FIELDS = frozenset(
 ) | {"credential"}
 
 
+def _scope_rows(provider, scope_config: dict) -> list[dict]:
+    """Each scope field that is set, with its values (shown by name where the console has seen them)."""
+    return [
+        {"label": f.label, "values": scope_config.get(f.key) or []}
+        for f in provider.scope_fields
+        if f.key in scope_config
+    ]
+
+
 @require_safe
 @connector_view
 def connector_detail(request, page: ConnectorPage):
@@ -297,18 +375,26 @@ def connector_detail(request, page: ConnectorPage):
     scope_config = connector.scope_config or {}
     context.update(
         {
-            "scope_rows": [
-                {"label": f.label, "values": scope_config.get(f.key) or []}
-                for f in provider.scope_fields
-                if f.key in scope_config
-            ],
+            "connector_named": naming.settings_for(page.connector_id),
+            "scope_rows": _scope_rows(provider, scope_config),
             "other_scope": {k: v for k, v in scope_config.items() if k not in provider.scope_keys},
             "extra_fields": {k: v for k, v in connector.raw.items() if k not in _SHOWN_FIELDS},
         }
     )
     panel = alert_selectors.connector_panel(connector_id=page.connector_id)  # health, freshness, schedule
     context.update({**panel, **panel_forms(panel)})
+    history = selectors.sync_history(client=page.client, **page.ids)  # the chart's 30 syncs, one read
+    context["chart"] = charts.SyncChart(history)
+    context["credential"] = credentials.credential_health(connector=connector, syncs=history.syncs, **page.ids)
     return render_page(request, "connectors/connector_detail.html", context)
+
+
+@require_safe
+@connector_view
+def sync_chart(request, page: ConnectorPage):
+    """The sync history chart alone: the page's chart asks for it when a sync finishes, and while one runs."""
+    chart = charts.SyncChart(selectors.sync_history(client=page.client, **page.ids))
+    return render_page(request, "connectors/_sync_chart.html", {**page.ids, "chart": chart})
 
 
 @sensitive_variables(*SECRET_VARIABLES)
@@ -322,24 +408,38 @@ def connector_edit(request, page: ConnectorPage):
     if request.method == "GET":
         pending.drop(request, kept_key)  # a fresh form starts without a credential from an earlier try
     kept = pending.get(request, kept_key) if request.method == "POST" else None
+    named = naming.settings_for(page.connector_id)
+    context.update({"connector_named": named, "scope_rows": _scope_rows(provider, connector.scope_config or {})})
     form = ConnectorEditForm(
-        request.POST or None, connector=connector, provider=provider, kept_secret_hint=pending.masked(kept)
+        request.POST or None,
+        connector=connector,
+        provider=provider,
+        kept_secret_hint=pending.masked(kept),
+        named=named,
     )
     if request.method == "POST":
         if form.is_valid():
             changes = form.changes(kept_credential=kept)
-            if not changes:
+            renamed = form.naming_changed()
+            if not changes and not renamed:
                 messages.info(request, "Nothing changed.")
                 return redirect("connector_detail", *page.path_args)
             try:
-                services.connector_update(
-                    user=request.user, client=page.client, **page.collection_ids, connector=connector, changes=changes
-                )
+                if changes:  # the name and description are the console's own: a rename alone calls no Aimable
+                    services.connector_update(
+                        user=request.user,
+                        client=page.client,
+                        **page.collection_ids,
+                        connector=connector,
+                        changes=changes,
+                    )
             except errors.ValidationError as exc:
                 apply_upstream_errors(form, exc)
             except errors.InPlaceError as exc:
                 form.add_error(None, f'Your changes were not saved: {exc.message} Press "Save changes" to try again.')
             else:
+                if renamed:
+                    naming.connector_name_set(user=request.user, **page.ids, **form.naming())
                 pending.drop(request, kept_key)
                 messages.success(request, "Changes saved.")
                 return redirect("connector_detail", *page.path_args)
@@ -347,6 +447,27 @@ def connector_edit(request, page: ConnectorPage):
         form.kept_secret_hint = pending.masked(pending.keep_typed(request, kept_key, request.POST, kept))
     context["form"] = form
     return render_page(request, "connectors/connector_edit.html", context)
+
+
+@require_POST
+@connector_view
+def connector_resume(request, page: ConnectorPage):
+    """Resumes a paused connector: the fix offered where "Sync now" cannot work."""
+    back = local_next(request, reverse("connector_detail", args=page.path_args))
+    connector = selectors.connector_get(client=page.client, **page.ids)
+    try:
+        services.connector_update(
+            user=request.user,
+            client=page.client,
+            **page.collection_ids,
+            connector=connector,
+            changes={"status": "active"},
+        )
+    except errors.InPlaceError as exc:
+        messages.error(request, f"The connector was not resumed: {exc.message} Try again.")
+    else:
+        messages.success(request, 'Resumed: the connector syncs again. Press "Sync now" to start a sync.')
+    return redirect(back)
 
 
 @require_http_methods(["GET", "POST"])
@@ -366,7 +487,8 @@ def connector_delete(request, page: ConnectorPage):
             context["error"] = exc
             return render_page(request, "connectors/connector_delete.html", context)
         if deleted:
-            messages.success(request, f"{selectors.provider_of(connector).name} connector deleted.")
+            named = naming.settings_for(page.connector_id)
+            messages.success(request, f"{_called(selectors.provider_of(connector), named)} deleted.")
         else:
             messages.info(request, "That connector was already deleted.")
         return redirect("connector_list", page.space_id, page.collection_id)

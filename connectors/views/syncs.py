@@ -1,17 +1,29 @@
 """Syncs: start, watch live (htmx polling that stops for good), history, cancel, retry."""
 
+import hashlib
+
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HTMX_STOP_POLLING
 
-from .. import selectors, services
+from .. import csv_export, selectors, services
 from ..aimable import errors
 from ..aimable.client import validate_token
+from ..aimable.types import is_path_id
 from ..paging import PageParams
-from .base import ConnectorPage, connector_view, render_page, status_context
+from .base import (
+    CollectionPage,
+    ConnectorPage,
+    collection_view,
+    connector_view,
+    poll_interval,
+    render_page,
+    status_context,
+)
 
 SYNC_STATUSES = ("running", "completed", "failed", "cancelled")
 
@@ -21,7 +33,7 @@ def _failures(request) -> int:
     return min(int(value), 10) if value.isdigit() else 0
 
 
-def _local_next(request, default: str) -> str:
+def local_next(request, default: str) -> str:
     """The page a form came from, when it is a page of this site (redirect() would take anything else for a view
     name, and fail on it)."""
     target = request.POST.get("next", "")
@@ -34,6 +46,8 @@ def _render_status(request, template: str, context: dict, *, partial: str | None
     response = render_page(request, template, context, partial=partial)
     if request.htmx and not context["polling"]:
         response.status_code = HTMX_STOP_POLLING  # 286: htmx stops this poll for good
+        if context.get("sync") is not None and context["sync"].is_terminal:
+            response["HX-Trigger"] = "sync-finished"  # the connector page's chart redraws (_sync_chart.html)
     return response
 
 
@@ -48,14 +62,55 @@ def sync_detail(request, page: ConnectorPage, sync_id: str):
     return _render_status(request, "connectors/sync_detail.html", context, partial="status")
 
 
+LATEST_SYNC = "connectors/connector_list.html#latest_sync"
+LATEST_SYNCS_SHOWN = 100  # the list's largest page
+
+
+def latest_sync_cell_id(connector_id: str) -> str:
+    """A row's latest-sync cell's HTML id (a connector id may hold characters an id selector would not)."""
+    return "latest-" + hashlib.blake2s(connector_id.encode(), digest_size=8).hexdigest()
+
+
+def _latest_sync_context(page: ConnectorPage, *, failures: int) -> dict:
+    status = selectors.sync_latest_status(client=page.client, **page.ids)
+    context = status_context(page, status, failures=failures)
+    context["polling"] = status.reconnecting or bool(status.sync and not status.sync.is_terminal)
+    context["cell_id"] = latest_sync_cell_id(page.connector_id)
+    return context
+
+
 @require_safe
 @connector_view
 def sync_latest(request, page: ConnectorPage):
-    """The latest sync of one connector, for a row of the connector list; polls only while it runs."""
-    status = selectors.sync_latest_status(client=page.client, **page.ids)
-    context = status_context(page, status, failures=_failures(request))
-    context["polling"] = status.reconnecting or bool(status.sync and not status.sync.is_terminal)
-    return _render_status(request, "connectors/connector_list.html#latest_sync", context)
+    """The latest sync of one connector, for a row of the connector list, loaded once after the page. A running one
+    starts the list's poller (sync_latest_batch), which then asks for every running row at once."""
+    context = _latest_sync_context(page, failures=_failures(request))
+    return _render_status(request, LATEST_SYNC, context)
+
+
+@require_safe
+@collection_view
+def sync_latest_batch(request, page: CollectionPage):
+    """The latest sync of every running row of the connector list (``?running=<connector id>``, repeated), each
+    swapped in place by its id: one request every 2 s for the whole list, however many rows run. Stops (286) when none
+    runs any more; backs off while Aimable fails."""
+    failures = _failures(request)
+    cells, polling, reconnecting = [], False, False
+    for connector_id in dict.fromkeys(request.GET.getlist("running")[:LATEST_SYNCS_SHOWN]):
+        if not is_path_id(connector_id):
+            continue
+        row = ConnectorPage(request, page.client, page.space_id, page.collection_id, connector_id)
+        context = _latest_sync_context(row, failures=failures)
+        polling = polling or context["polling"]
+        reconnecting = reconnecting or context["reconnecting"]
+        cells.append(render_to_string(LATEST_SYNC, {**context, "oob": True}, request))
+    next_failures = failures + 1 if reconnecting else 0
+    context = {**page.ids, "cells": cells, "polling": polling, "interval": poll_interval(next_failures)}
+    context["next_failures"] = next_failures
+    response = render_page(request, "connectors/connector_list.html", context, partial="latest_syncs")
+    if not polling:
+        response.status_code = HTMX_STOP_POLLING
+    return response
 
 
 @require_safe
@@ -100,7 +155,7 @@ def sync_retry(request, page: ConnectorPage, sync_id: str):
 
 
 def _start(request, page: ConnectorPage, *, retry_of: str):
-    back = _local_next(request, reverse("connector_detail", args=page.path_args))
+    back = local_next(request, reverse("connector_detail", args=page.path_args))
     try:
         sync = services.sync_trigger(
             user=request.user,
@@ -157,4 +212,15 @@ def sync_cancel(request, page: ConnectorPage):
         if sync_id
         else reverse("connector_detail", args=page.path_args)
     )
-    return redirect(_local_next(request, back))
+    return redirect(local_next(request, back))
+
+
+@require_safe
+@connector_view
+def sync_list_csv(request, page: ConnectorPage):
+    """The sync history (its status filter kept), as CSV."""
+    status_filter = request.GET.get("status", "")
+    syncs = csv_export.sync_history(
+        client=page.client, **page.ids, status=status_filter if status_filter in SYNC_STATUSES else None
+    )
+    return csv_export.sync_csv(syncs, connector_id=page.connector_id)

@@ -50,3 +50,76 @@ document.addEventListener("change", (event) => {
   const form = event.target.closest("form[data-channel-form]");
   if (form && event.target.name === "kind") showChannelField(form);
 });
+
+// "/" focuses the page's search field (the overview's), unless the key is typed into a field.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest("input, textarea, select, [contenteditable]")) return;
+  const search = document.querySelector("[data-search-shortcut]");
+  if (!search) return;
+  event.preventDefault();
+  search.focus();
+  search.select();
+});
+
+// Polling (an hx-trigger with "every Ns") pauses while the tab is hidden and catches up once when it shows again.
+// htmx's own [document.visibilityState ...] trigger filter needs eval, which the CSP forbids (htmx ignores it).
+const polls = (elt) => /(^|[\s,])every\s/.test(elt.getAttribute("hx-trigger") || "");
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (document.visibilityState === "hidden" && polls(event.detail.elt)) event.preventDefault();
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState !== "visible" || !window.htmx) return;
+  document.querySelectorAll("[hx-get][hx-trigger*='every']").forEach((elt) => {
+    if (polls(elt)) window.htmx.ajax("GET", elt.getAttribute("hx-get"), { source: elt });
+  });
+});
+
+// ----- First-time nits (issue 13): confirmations, stale messages, the scope tree -----------------------------------
+
+// One way to confirm: data-confirm="Question?" on a form or its submit button asks before it is sent (Cancel sync,
+// Remove key, Remove channel). Capturing, so that it runs before htmx and data-disable-on-submit see the submit.
+document.addEventListener("submit", (event) => {
+  const question = (event.submitter && event.submitter.dataset.confirm) || event.target.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+
+// A sync that finished while its status was watched (polled, or cancelled, in #sync-status) makes "Sync started." and
+// the like stale: they go. (The list's cells say "finished" too, when they load: that is no news.)
+document.addEventListener("sync-finished", (event) => {
+  if (!event.target.closest || !event.target.closest("#sync-status")) return;
+  document.querySelectorAll("#messages .flash:not(.flash-error):not(.flash-warning)").forEach((m) => m.remove());
+});
+
+// The create form: a banner about the fields of the provider shown before goes when another provider is picked.
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.detail.target && event.detail.target.id === "provider-fields") {
+    document.querySelectorAll("[data-stale-on-provider-change]").forEach((banner) => banner.remove());
+  }
+});
+
+// The scope tree: the "Changes to save" panel says what the ticks on the page change. Coming back with the browser's
+// Back, the browser restores the ticks but not the panel: ask again. And a folder ticked or unticked with its contents
+// open shows them again, "included with" it or not.
+const scopeForm = () => document.querySelector("form[data-scope-form][hx-post]");
+window.addEventListener("pageshow", (event) => {
+  const form = scopeForm();
+  if (!form || !window.htmx) return;
+  const navigation = performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+  if (event.persisted || (navigation && navigation.type === "back_forward")) window.htmx.trigger(form, "change");
+});
+let changedFolder = null;
+document.addEventListener("change", (event) => {
+  const item = event.target.closest("form[data-scope-form] li.tree-item");
+  changedFolder = item && item.querySelector(":scope > details.tree-children[open]") ? item : null;
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  if (!changedFolder || event.detail.elt !== scopeForm() || !window.htmx) return;
+  const details = changedFolder.querySelector(":scope > details.tree-children");
+  changedFolder = null;
+  window.htmx.ajax("GET", details.getAttribute("hx-get"), { target: details.querySelector("ul"), swap: "innerHTML" });
+});

@@ -30,6 +30,7 @@ def test_providers_are_keyed_by_the_slug_in_the_variable_names():
         OAUTH_GOOGLE_DRIVE_CLIENT_SECRET="drive-secret",
         OAUTH_GOOGLE_DRIVE_SCOPES="scope.a, scope.b",
         OAUTH_SLACK_TOKEN_URL="https://slack.test/token",
+        OAUTH_SLACK_USERINFO_URL="https://slack.test/userinfo",
         OAUTH_TIMEOUT="3",
         OAUTH_REDIRECT_BASE_URL="https://console.test",
     )
@@ -39,6 +40,7 @@ def test_providers_are_keyed_by_the_slug_in_the_variable_names():
             "client_secret": "drive-secret",
             "authorize_url": "",
             "token_url": "",
+            "userinfo_url": "",
             "scopes": ["scope.a", "scope.b"],
         },
         "slack": {
@@ -46,6 +48,7 @@ def test_providers_are_keyed_by_the_slug_in_the_variable_names():
             "client_secret": "",
             "authorize_url": "",
             "token_url": "https://slack.test/token",
+            "userinfo_url": "https://slack.test/userinfo",
             "scopes": None,
         },
     }

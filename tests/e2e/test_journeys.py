@@ -12,10 +12,12 @@ from sandbox import (
     ENGINEERING_FOLDER_ID,
     FINANCE_FOLDER_ID,
     ONBOARDING_FOLDER_ID,
-    RUNBOOKS_FOLDER_ID,
     SLACK_CONNECTOR_ID,
+    drive_id,
 )
 from tests.e2e.conftest import sign_in
+
+CAMPAIGNS_FOLDER_ID = drive_id("Marketing/Campaigns")
 
 
 def open_create_form(page: Page, console) -> None:
@@ -52,7 +54,8 @@ def test_sign_in_store_key_and_open_a_collection(page: Page, console, user):
     expect(rows).to_have_count(len(console.connectors()))
     for name in ("Google Drive", "Slack", "GitHub"):
         expect(rows.filter(has_text=name).first).to_be_visible()
-    expect(page.get_by_text(DRIVE_CONNECTOR_ID)).to_be_visible()
+    # Unnamed, a connector is its provider and the start of its id; the whole id is on hover.
+    expect(page.locator(f'[title="{DRIVE_CONNECTOR_ID}"]').first).to_be_visible()
 
     # The live server used the sandbox (the settings override reached it) with the key just stored.
     calls = console.sandbox.requests()
@@ -88,7 +91,7 @@ def test_create_google_drive_connector_switching_provider_without_reload(signed_
 
     expect(page.get_by_text("Google Drive connector created.")).to_be_visible()
     expect(page.get_by_role("button", name="Browse and choose scope")).to_be_visible()
-    expect(page.get_by_role("heading", name=re.compile("Google Drive connector"))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("Google Drive"))).to_be_visible()
     (created,) = new_ids(console, "google-drive", before)
     expect(page).to_have_url(re.compile(re.escape(created)))
     connector = console.sandbox.state.connectors[created]
@@ -210,16 +213,24 @@ def test_choose_scope_in_the_tree(signed_in: Page, console):
     expect(page.get_by_role("heading", name="Choose what to sync")).to_be_visible()
     tree = page.get_by_role("tree")
 
-    # Open Engineering: its children come from the server (htmx) into the same page.
+    # Open Engineering: its children come from the server (htmx) into the same page. Engineering is ticked, so
+    # they are synced with it: shown ticked, "included with Engineering" (issue 13), not as choices of their own.
     runbooks = tree.get_by_role("checkbox", name="Runbooks", exact=True)
     expect(runbooks).to_have_count(0)
     tree.get_by_text("Contents of Engineering", exact=True).click()
     expect(runbooks).to_be_visible()
-    expect(runbooks).not_to_be_checked()
+    expect(runbooks).to_be_checked()
+    expect(runbooks).to_be_disabled()
+    expect(tree).to_contain_text("included with Engineering")
+
+    # Open Marketing (not ticked): its folders are choices.
+    campaigns = tree.get_by_role("checkbox", name="Campaigns", exact=True)
+    tree.get_by_text("Contents of Marketing", exact=True).click()
+    expect(campaigns).not_to_be_checked()
 
     diff = page.locator("#scope-diff")
-    runbooks.check()
-    expect(diff).to_contain_text("+ Runbooks")
+    campaigns.check()
+    expect(diff).to_contain_text("+ Campaigns")
     design = tree.get_by_role("checkbox", name="Design", exact=True)
     expect(design).to_be_checked()
     design.uncheck()
@@ -227,12 +238,12 @@ def test_choose_scope_in_the_tree(signed_in: Page, console):
     expect(diff).to_contain_text("3 folders after saving")
 
     page.get_by_role("button", name="Save scope").click()
-    expect(page.get_by_text("Scope saved: 3 folders.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Scope saved: 3 folders"))).to_be_visible()
     scope = page.get_by_role("article").filter(has=page.get_by_role("heading", name="Scope"))
-    expect(scope.get_by_text(RUNBOOKS_FOLDER_ID)).to_be_visible()
+    expect(scope.get_by_text(CAMPAIGNS_FOLDER_ID)).to_be_visible()
     expect(scope.get_by_text(DESIGN_FOLDER_ID)).to_have_count(0)
     assert console.sandbox.state.connectors[DRIVE_CONNECTOR_ID]["scope_config"] == {
-        "folder_ids": [ENGINEERING_FOLDER_ID, ONBOARDING_FOLDER_ID, RUNBOOKS_FOLDER_ID]
+        "folder_ids": [ENGINEERING_FOLDER_ID, ONBOARDING_FOLDER_ID, CAMPAIGNS_FOLDER_ID]
     }
 
 

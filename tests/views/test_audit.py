@@ -198,7 +198,8 @@ def test_the_log_lists_every_users_changes_newest_first(admin_client, other_user
     response = admin_client.get(URL)
     assert response.status_code == 200
     page = response.content.decode()
-    assert page.index("<td>Delete connector <span") < page.index("<td>Create connector <span")  # newest first
+    what = '<td data-label="What">'
+    assert page.index(what + "Delete connector <span") < page.index(what + "Create connector <span")  # newest first
     assert ">bob<" in page and ">alice<" in page
     assert GITHUB_CONNECTOR_ID in page and EMPTY_COLLECTION_ID in page
     assert "<strong>scope_config.repositories</strong>:\n  acme-corp/docs" in page

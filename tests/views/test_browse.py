@@ -91,7 +91,9 @@ def test_the_children_fragment_lists_a_folder(admin_client, sandbox_api):
     fragment = response.content.decode()
     assert "<html" not in fragment and "Save scope" not in fragment
     assert "Architecture" in fragment and "Runbooks" in fragment and "Engineering handbook" in fragment
-    assert f'name="seen:folder_ids" value="{RUNBOOKS_FOLDER_ID}"' in fragment
+    # Engineering is ticked: its folders are synced with it, shown ticked (and not posted as choices of their own).
+    assert "included with Engineering" in fragment
+    assert f'name="seen:folder_ids" value="{RUNBOOKS_FOLDER_ID}"' not in fragment
     assert 'name="select:folder_ids" value="' + drive_id("Engineering/Engineering handbook") not in fragment
     # One upstream call per expanded folder: the connector is remembered from the page.
     assert [r["path"].rsplit("/", 1)[-1] for r in sandbox_api.requests()] == ["browse"]

@@ -102,8 +102,10 @@ def test_a_sync_id_with_a_slash_is_shown_not_linked_in_the_panel_history_and_lat
         assert f"badge-{status}" in page, name
         assert SLASHED_SYNC in page or name == "latest", name  # the cell shows no id, only the badge
         assert not mentions(page, "sync%2F", "sync/42"), name
-    if status == "running":  # the connector's own cell still polls: its address has no sync id
-        assert url("sync_latest") in addresses(pages["latest"].content.decode())
+    if status == "running":  # the list's poller still asks for this row: by connector id, never by sync id
+        latest = pages["latest"].content.decode()
+        assert addresses(latest) == [reverse("sync_latest_batch", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])]
+        assert f'name="running" value="{DRIVE_CONNECTOR_ID}"' in latest
 
 
 def test_a_triggered_sync_with_a_slashed_id_is_reported_without_a_link(admin_client, sandbox_api, monkeypatch):
