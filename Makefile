@@ -21,7 +21,7 @@ install-dev: $(BIN)/python
 
 ## make run: the console on http://127.0.0.1:8000 against the built-in sandbox, with demo data and a demo login.
 run: install
-	DEBUG=true DEV_WARN_ONLY_WHEN_SERVING=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=true DEV_WARN_ONLY_WHEN_SERVING=1 $(BIN)/python manage.py migrate --noinput -v 0
 	DEBUG=true DEV_WARN_ONLY_WHEN_SERVING=1 $(BIN)/python manage.py demo_setup
 	DEBUG=true HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) BIN=$(BIN) ./bin/dev
 

@@ -33,6 +33,7 @@ from .aimable.types import Collection, Connector, Space, Sync
 from .alerts import health as health_rules
 from .alerts.models import ConnectorHealth, ConnectorSettings
 from .alerts.selectors import health_marks
+from .models import AuditEvent
 from .providers import PROVIDERS, get_provider
 from .selectors import overview_lists_key, overview_syncs_key
 
@@ -168,14 +169,47 @@ def _read_listing(client: AimableClient) -> Listing:
     return Listing(spaces=spaces, collections=collections, connectors=connectors, failed=failed)
 
 
+# Changes recorded in the audit log that make a kept list or sync reading out of date. The audit log is in the
+# database every process shares: a change made by another admin, or by the worker (a bulk action, a schedule), is
+# seen at once even where each process keeps its own cache (local memory, as under `make run`).
+LIST_CHANGES = (
+    AuditEvent.Action.CONNECTOR_CREATE,
+    AuditEvent.Action.CONNECTOR_UPDATE,
+    AuditEvent.Action.CONNECTOR_DELETE,
+    AuditEvent.Action.SCOPE_UPDATE,
+    AuditEvent.Action.CREDENTIAL_UPDATE,
+)
+SYNC_CHANGES = (
+    AuditEvent.Action.SYNC_TRIGGER,
+    AuditEvent.Action.SYNC_CANCEL,
+    AuditEvent.Action.SYNC_RETRY,
+    AuditEvent.Action.SYNC_SCHEDULED,
+    *LIST_CHANGES,
+)
+
+
+def _changed_since(at: float, actions, connector_ids=None) -> dict[str, float]:
+    """Connector id -> the time of its latest change (of ``actions``) recorded since ``at``."""
+    since = dt.datetime.fromtimestamp(at, dt.UTC)
+    events = AuditEvent.objects.filter(action__in=actions, created_at__gte=since)
+    if connector_ids is not None:
+        events = events.filter(connector_id__in=list(connector_ids))
+    changed: dict[str, float] = {}
+    for connector_id, created_at in events.values_list("connector_id", "created_at"):
+        changed[connector_id] = max(changed.get(connector_id, 0.0), created_at.timestamp())
+    return changed
+
+
 def listing(*, client: AimableClient) -> Listing:
-    """Every space, collection and connector the key lists; kept LISTS_SECONDS per credential."""
+    """Every space, collection and connector the key lists; kept LISTS_SECONDS per credential, unless a connector
+    was created, changed or deleted through the console since."""
     key = overview_lists_key(client.cache_fingerprint)
-    found = cache.get(key)
-    if found is not None:
-        return found
+    kept = cache.get(key)
+    if isinstance(kept, dict) and not _changed_since(kept["at"], LIST_CHANGES):
+        return kept["listing"]
+    at = time.time()
     found = _read_listing(client)
-    cache.set(key, found, LISTS_SECONDS)
+    cache.set(key, {"at": at, "listing": found}, LISTS_SECONDS)
     return found
 
 
@@ -363,8 +397,17 @@ def _known_infos(client: AimableClient, rows: list[Row], *, within: float) -> di
     """What the newest syncs said when read less than ``within`` seconds ago, by row key."""
     keys = {_syncs_key(client, row): row for row in rows}
     now = time.time()
+    entries = {key: entry for key, entry in cache.get_many(list(keys)).items() if now - entry["at"] < within}
+    if not entries:
+        return {}
+    # A sync started or cancelled through the console (by anyone, the worker included) since a reading: read again.
+    changed = _changed_since(
+        min(entry["at"] for entry in entries.values()), SYNC_CHANGES, {keys[key].connector_id for key in entries}
+    )
     return {
-        keys[key].key: entry["info"] for key, entry in cache.get_many(list(keys)).items() if now - entry["at"] < within
+        keys[key].key: entry["info"]
+        for key, entry in entries.items()
+        if changed.get(keys[key].connector_id, 0.0) < entry["at"]
     }
 
 
@@ -378,13 +421,13 @@ def read_infos(client: AimableClient, rows: list[Row], *, reuse: float = SYNCS_R
     infos = _known_infos(client, rows, within=reuse)
     todo = [row for row in rows if row.key not in infos and row.linkable]
     fresh = {}
+    started = time.time()  # a reading is as old as its request: a change made meanwhile makes it out of date
     for row, result, exc in _in_parallel([(row, _newest, (client, row)) for row in todo]):
         if exc is not None:
             infos[row.key] = SyncInfo(error=exc.message)
             continue
         infos[row.key] = fresh[_syncs_key(client, row)] = SyncInfo.from_syncs(*result)
-    now = time.time()
-    cache.set_many({key: {"at": now, "info": info} for key, info in fresh.items()}, SYNCS_SECONDS)
+    cache.set_many({key: {"at": started, "info": info} for key, info in fresh.items()}, SYNCS_SECONDS)
     return infos
 
 

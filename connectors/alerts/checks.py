@@ -385,8 +385,11 @@ def _name(connector: Connector, watch: Watch, reads: Reads, collection_id: str) 
     where = ""
     for collections in reads.collections_of_space.values():
         where = next((c.name for c in collections if str(c.collection_id) == collection_id and c.name), where)
-    if not where and watch.scope != Watch.Scope.SPACE:
-        where = watch.label.split(" / ")[-1] if watch.label else ""
+    if not where and watch.label:  # "<connector> in <collection>", or "<space> / <collection>"
+        if watch.scope == Watch.Scope.CONNECTOR and " in " in watch.label:
+            where = watch.label.rsplit(" in ", 1)[1]
+        elif watch.scope == Watch.Scope.COLLECTION:
+            where = watch.label.split(" / ")[-1]
     short = connector.id[:8]
     called = f"{team_name[:200]} ({what})" if team_name else f"{what} ({short})"
     return f"{called} in {where}" if where else called

@@ -375,3 +375,29 @@ def test_a_sync_started_or_a_connector_deleted_shows_at_once_not_after_the_cache
     assert cache.get(selectors.overview_lists_key(fingerprint)) is None
     rows = admin_client.get(reverse("overview_rows")).content.decode()
     assert GITHUB_CONNECTOR_ID not in rows
+
+
+def test_a_change_recorded_by_another_process_makes_the_kept_readings_out_of_date(admin_client, sandbox_api, user):
+    """The worker (a bulk action, a schedule) runs in another process, whose cache deletions do not reach this one's
+    local memory: the audit log, in the shared database, says what changed."""
+    from connectors.models import AuditEvent
+    from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID
+
+    admin_client.get(reverse("overview_rows"))
+    admin_client.get(reverse("overview_cells"), HTTP_HX_REQUEST="true")
+    sandbox_api.clear_requests()
+    admin_client.get(reverse("overview_cells"), HTTP_HX_REQUEST="true")
+    assert not [r for r in sandbox_api.requests() if r["path"].endswith("/sync")]  # kept
+    AuditEvent.objects.create(
+        user=user,
+        username=user.username,
+        action=AuditEvent.Action.SYNC_TRIGGER,
+        space_id=DEMO_SPACE_ID,
+        collection_id=DEMO_COLLECTION_ID,
+        connector_id=DRIVE_CONNECTOR_ID,
+    )
+    admin_client.get(reverse("overview_cells"), HTTP_HX_REQUEST="true")
+    reads = [r["path"] for r in sandbox_api.requests() if r["path"].endswith("/sync")]
+    assert reads == [
+        f"/v1/spaces/{DEMO_SPACE_ID}/collections/{DEMO_COLLECTION_ID}/connectors/{DRIVE_CONNECTOR_ID}/sync"
+    ]

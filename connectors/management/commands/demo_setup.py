@@ -50,6 +50,23 @@ class Command(BaseCommand):
                 connector_id=connector_id,
                 defaults={"space_id": sandbox.DEMO_SPACE_ID, "collection_id": collection_id, "name": name},
             )
+        # The names of their scope values, as a first Browse of each would have shown them (the sandbox's tree).
+        from connectors.naming import scope_names_remember
+        from sandbox.tree import drive_id, slack_channel_id
+
+        seen = {
+            sandbox.DRIVE_CONNECTOR_ID: {drive_id(n): n for n in ("Engineering", "Design", "Onboarding")},
+            sandbox.DISCONNECTED_CONNECTOR_ID: {drive_id("Finance"): "Finance"},
+            sandbox.SLACK_CONNECTOR_ID: {slack_channel_id(n): n for n in ("engineering", "incidents")},
+            sandbox.SALES_SLACK_CONNECTOR_ID: {slack_channel_id(n): n for n in ("sales", "sales-emea")},
+        }
+        for connector_id, scope_names in seen.items():
+            scope_names_remember(
+                space_id=sandbox.DEMO_SPACE_ID,
+                collection_id=names[connector_id][0],
+                connector_id=connector_id,
+                names=scope_names,
+            )
 
         if not ApiKey.objects.filter(user=user).exists():
             ApiKey.objects.create(user=user, secret=sandbox.DEMO_ADMIN_KEY, auth_scheme=ApiKey.AuthScheme.BEARER)
