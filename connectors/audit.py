@@ -1,6 +1,7 @@
 """The audit log: every change a user makes through the console is recorded, with its outcome."""
 
 import contextlib
+from datetime import datetime
 
 from .aimable import errors
 from .logging import request_id_var
@@ -54,6 +55,17 @@ def _fit(event: AuditEvent) -> AuditEvent:
     return event
 
 
+def _moment(value) -> datetime | None:
+    """An ISO 8601 time with a date and a time of day (as services record one), else None."""
+    if not isinstance(value, str) or len(value) < 19 or value[10:11] != "T":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def change_lines(changes: dict, prefix: str = "") -> list[dict]:
     """An event's ``changes`` as flat lines for the log page, e.g. scope_config.folder_ids: +a −b."""
     lines = []
@@ -67,6 +79,8 @@ def change_lines(changes: dict, prefix: str = "") -> list[dict]:
             lines.extend(change_lines(change, prefix=f"{label}."))
         elif isinstance(change, list):
             lines.append({"label": label, "listed": change})
+        elif (moment := _moment(change)) is not None:
+            lines.append({"label": label, "time": moment})  # shown as the log shows every time
         else:
             lines.append({"label": label, "text": change})
     return lines

@@ -29,7 +29,8 @@ from .templatetags.console import html_format, shorten
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 14, 42
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-SLOTS = 30  # the chart's width is 30 slots whatever the count, so a bar is as wide on every connector
+SLOTS = 30  # at most this many syncs are drawn (the history's page)
+MIN_SLOTS = 10  # fewer syncs still get slots of a tenth of the width: a lone bar is not a slab
 MIN_BAR = 2.0  # a sync without records still shows its colour
 MAX_RECORDS = 10**15  # the scale's ceiling: a larger count is drawn as this, and said in full
 MAX_SECONDS = 366 * 24 * 3600.0
@@ -178,7 +179,8 @@ class SyncChart:
     def svg(self) -> SafeString:
         top_records = max((bar.scaled_records for bar in self.bars), default=0)
         top_seconds = max((bar.seconds for bar in self.bars if bar.seconds is not None), default=0.0)
-        slot = PLOT_W / SLOTS
+        slots = max(MIN_SLOTS, len(self.bars))  # sized to the syncs drawn, so they fill the width
+        slot = PLOT_W / slots
         width = slot * 0.7
         base = TOP + PLOT_H
         parts = [
@@ -241,7 +243,7 @@ class SyncChart:
             )
         dots = []
         for index, bar in enumerate(self.bars):
-            x = LEFT + slot * (SLOTS - len(self.bars) + index) + (slot - width) / 2  # the newest at the right
+            x = LEFT + slot * (slots - len(self.bars) + index) + (slot - width) / 2  # the newest at the right
             centre = x + width / 2
             height = max(PLOT_H * bar.scaled_records / top_records if top_records else 0.0, MIN_BAR)
             fill = "url(#sync-chart-hatch)" if bar.kind is FAILED else _FILLS.get(bar.kind.css, _FILLS["unknown"])

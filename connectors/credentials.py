@@ -164,7 +164,8 @@ def reconnect_link_create(
             provider_slug=(connector.provider_slug or "")[:64],
             expires_at=timezone.now() + LINK_MAX_AGE,
         )
-        event.changes = {"link": link.pk, "expires_at": link.expires_at.isoformat(timespec="seconds")}
+        # What a reader of the log can tell links apart by (not the row's id): when it stops working.
+        event.changes = {"expires": link.expires_at.isoformat(timespec="seconds")}
     return link, _signer().sign(raw)
 
 
@@ -201,6 +202,9 @@ def reconnect_link_use(*, user: AbstractBaseUser, link: ReconnectLink) -> None:
         collection_id=str(link.collection_id),
         connector_id=link.connector_id,
         provider_slug=link.provider_slug,
-        changes={"link": link.pk, "shared_by": link.created_by.get_username() if link.created_by else ""},
+        changes={
+            "shared_by": link.created_by.get_username() if link.created_by else "",
+            "link_created": link.created_at.isoformat(timespec="seconds"),
+        },
     ):
         pass

@@ -160,7 +160,8 @@ def _send_invitation(*, by, user, email: str, link: str) -> None:
             f"{by.get_username()} invited you to the Aimable Connectors Console as "
             f"{ROLE_LABELS[member_role(user=user)]}.\n\n"
             f"Choose your password here within {INVITATION_MAX_AGE.days} days (the link works once):\n{link}\n\n"
-            f"Then sign in as {user.get_username()}.\n",
+            f"Then sign in as {user.get_username()} and store your own Aimable API key on the API key page: every "
+            "request the console makes for you is made with your own key.\n",
             None,
             [email],
         )

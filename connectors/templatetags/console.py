@@ -168,10 +168,10 @@ def when(value) -> SafeString:
 
 
 def reconnect_fix(ids, provider_slug: str) -> tuple[str, str]:
-    """Where a disconnected connector gets a new credential: Reconnect in its credential panel when the provider has
+    """Where a disconnected connector gets a new credential: the Reconnect at the top of its page when the provider has
     an OAuth client here, else the edit form's token field."""
     if oauth.config_for(provider_slug or "") is not None:
-        return reverse("connector_detail", args=ids) + "#credential-health", "Reconnect"
+        return reverse("connector_detail", args=ids) + "#reconnect", "Reconnect"
     return reverse("connector_edit", args=ids) + "#credential", "Enter a new token"
 
 

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from .. import selectors, services
+from ..aimable import errors
 from ..aimable.client import AimableClient, validate_token
 from ..aimable.types import Connector, is_path_id
 from ..alerts.health import FAILED, is_credential_failure
@@ -159,6 +160,22 @@ def poll_interval(failures: int) -> int:
     """2 s while all is well; after failures 4, 8, 16, 30 s."""
     base = settings.SYNC_POLL_SECONDS
     return base if failures <= 0 else min(base * 2**failures, MAX_BACKOFF_SECONDS)
+
+
+def retry_context(page: ConnectorPage, context: dict, *, connector: Connector | None = None) -> dict:
+    """Retry cannot work while the connector is disconnected: the status says "Reconnect first" instead. The connector
+    is read only when Retry would be offered (a sync that ended without completing), unless the page has it."""
+    sync = context["sync"]
+    if not (context["sync_id"] and sync is not None and sync.is_terminal):
+        return context
+    if (sync.status or "").lower() in ("completed", "succeeded"):
+        return context
+    if connector is None:
+        try:
+            connector = selectors.connector_or_none(client=page.client, **page.ids)
+        except errors.InPlaceError:  # not known just now: Retry stays, and says why if it fails
+            return context
+    return {**context, "connector_status": (connector.status or "").lower() if connector else ""}
 
 
 def status_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int = 0) -> dict:

@@ -111,7 +111,9 @@ def bulk_detail(request, pk: int):
     progress = bulk.bulk_progress(action=action)
     context = {"action": action, "progress": progress}
     if not request.htmx:
-        context["recent"] = bulk.bulk_recent(user=request.user, limit=10)
+        # This action is left out: its own progress above is polled, a row for it here would not be.
+        others = bulk.bulk_recent(user=request.user, limit=11)
+        context["recent"] = [other for other in others if other.pk != action.pk][:10]
     response = render_page(request, "bulk/bulk_detail.html", context, partial="progress")
     if request.htmx and progress.finished:
         response.status_code = HTMX_STOP_POLLING  # 286: htmx stops polling this part for good

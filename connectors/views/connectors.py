@@ -30,7 +30,15 @@ from ..templatetags.console import (
     sync_now_html,
     when_html,
 )
-from .base import SECRET_VARIABLES, CollectionPage, ConnectorPage, collection_view, connector_view, render_page
+from .base import (
+    SECRET_VARIABLES,
+    CollectionPage,
+    ConnectorPage,
+    collection_view,
+    connector_view,
+    render_page,
+    retry_context,
+)
 from .syncs import local_next, status_context
 
 CONNECTOR_STATUSES = ("active", "paused", "error", "disconnected")
@@ -366,7 +374,7 @@ def connector_detail(request, page: ConnectorPage):
         except errors.InPlaceError as exc:
             panel["panel_error"] = exc
         else:
-            latest = status_context(page, recent.latest) if recent.latest else None
+            latest = retry_context(page, status_context(page, recent.latest)) if recent.latest else None
             panel.update({"recent": recent.recent, "has_more": recent.has_more, "latest": latest})
         return render_page(request, "connectors/connector_detail.html", panel, partial="syncs_panel")
 
@@ -386,6 +394,10 @@ def connector_detail(request, page: ConnectorPage):
     history = selectors.sync_history(client=page.client, **page.ids)  # the chart's 30 syncs, one read
     context["chart"] = charts.SyncChart(history)
     context["credential"] = credentials.credential_health(connector=connector, syncs=history.syncs, **page.ids)
+    # The one Reconnect sits at the top when the connector is disconnected, or failed on its credential.
+    context["reconnect_at_top"] = connector.status == "disconnected" or (
+        connector.status == "error" and context["credential"].needs_reauth
+    )
     return render_page(request, "connectors/connector_detail.html", context)
 
 

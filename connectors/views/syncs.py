@@ -22,6 +22,7 @@ from .base import (
     connector_view,
     poll_interval,
     render_page,
+    retry_context,
     status_context,
 )
 
@@ -59,6 +60,7 @@ def sync_detail(request, page: ConnectorPage, sync_id: str):
     context = status_context(page, status, failures=_failures(request))
     if not request.htmx:
         context = {**page.context(), **context}
+    context = retry_context(page, context, connector=context.get("connector"))
     return _render_status(request, "connectors/sync_detail.html", context, partial="status")
 
 
@@ -204,7 +206,7 @@ def sync_cancel(request, page: ConnectorPage):
     if request.htmx and sync_id:
         # In place: the status partial turns "cancelled" (or says why not).
         status = selectors.sync_status(client=page.client, **page.ids, sync_id=sync_id)
-        context = {**status_context(page, status), "notice": text}
+        context = {**retry_context(page, status_context(page, status)), "notice": text}
         return _render_status(request, "connectors/sync_detail.html", context, partial="status")
     messages.add_message(request, level, text)
     back = (

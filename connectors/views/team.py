@@ -123,13 +123,20 @@ def team_member_update(request, pk: int):
 @require_POST
 @staff_only
 def team_member_deactivate(request, pk: int):
+    """Deactivates a member; for one who never accepted their invitation, that is "Revoke invitation"."""
     member = _member(pk)
+    invited = not member.has_usable_password()
     try:
         team.team_member_deactivate(by=request.user, member=member)
     except team.TeamError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{member.get_username()} is deactivated and signed out everywhere.")
+        messages.success(
+            request,
+            f"The invitation to {member.get_username()} is revoked: its link no longer works."
+            if invited
+            else f"{member.get_username()} is deactivated and signed out everywhere.",
+        )
     return redirect("team")
 
 

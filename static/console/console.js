@@ -25,12 +25,17 @@ document.addEventListener("submit", (event) => {
   // Let the clicked button's name/value go with the form before disabling it.
   setTimeout(() => submitButtons(form).forEach((b) => { b.disabled = true; b.setAttribute("aria-busy", "true"); }), 0);
 });
+const enableSubmit = (form) => {
+  delete form.dataset.submitting;
+  submitButtons(form).forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
+};
 // Coming back with the browser's back button must not leave the form disabled.
-window.addEventListener("pageshow", () => {
-  document.querySelectorAll("form[data-submitting]").forEach((form) => {
-    delete form.dataset.submitting;
-    submitButtons(form).forEach((b) => { b.disabled = false; b.removeAttribute("aria-busy"); });
-  });
+window.addEventListener("pageshow", () => document.querySelectorAll("form[data-submitting]").forEach(enableSubmit));
+// A form sent by htmx stays on the page (e.g. "Create a reconnect link"): usable again once its answer is in.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const elt = event.detail && event.detail.elt;
+  const form = elt && elt.closest ? elt.closest("form[data-submitting]") : null;
+  if (form) enableSubmit(form);
 });
 
 // The channel form shows the one field its "Channel type" needs (without JavaScript, all three, with a hint).

@@ -121,7 +121,7 @@ def test_connect_google_drive_then_create(signed_in: Page, console, settings, oa
     assert connector["scope_config"] == {"folder_ids": ["FOLDER-E2E-1", "FOLDER-E2E-2"], "include_shared": True}
 
 
-def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, settings):
+def sandbox_oauth(console, settings):
     sandbox = console.sandbox
     settings.OAUTH_PROVIDERS = {
         "google-drive": {
@@ -133,9 +133,20 @@ def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, setting
         }
     }
     sandbox.register_oauth_client("sandbox-console", console.url("/oauth/google-drive/callback/"))
+
+
+def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, settings):
+    sandbox = console.sandbox
+    sandbox_oauth(console, settings)
     page = signed_in
     page.goto(console.connector_url(DISCONNECTED_CONNECTOR_ID))
     expect(page.locator(".banner-warning", has_text="credential has expired or was revoked")).to_be_visible()
+    # One Reconnect: at the top; the Syncs panel points to it, and offers no Retry.
+    expect(page.get_by_role("button", name="Reconnect Google Drive")).to_have_count(1)
+    syncs = page.locator("article", has=page.locator("#syncs-heading"))
+    expect(syncs.get_by_text("Why it failed")).to_be_visible()
+    expect(syncs.get_by_role("button", name="Retry")).to_have_count(0)
+    expect(syncs.get_by_role("link", name="Reconnect first")).to_have_attribute("href", re.compile("#reconnect$"))
     page.get_by_role("button", name="Reconnect Google Drive").click()
 
     expect(page.get_by_role("heading", name="Google Drive (sandbox)")).to_be_visible()
@@ -148,3 +159,15 @@ def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, setting
     assert sandbox.state.connectors[DISCONNECTED_CONNECTOR_ID]["status"] == "active"
     assert sandbox.state.connectors[DISCONNECTED_CONNECTOR_ID]["scope_config"] == {"folder_ids": [FINANCE_FOLDER_ID]}
     assert issued not in page.content()
+
+
+def test_the_reconnect_link_button_is_usable_again_once_the_link_is_shown(signed_in: Page, console, settings):
+    sandbox_oauth(console, settings)
+    page = signed_in
+    page.goto(console.connector_url(DISCONNECTED_CONNECTOR_ID))
+    page.get_by_text("Share a reconnect link").click()
+    button = page.get_by_role("button", name="Create a reconnect link")
+    button.click()
+    expect(page.locator("#share-link")).to_contain_text("/reconnect/")
+    expect(button).to_be_enabled()
+    expect(button).not_to_have_attribute("aria-busy", "true")

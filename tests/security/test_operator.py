@@ -153,7 +153,7 @@ HIDDEN = [
     ">Edit connector</a>",
     ">Delete connector</a>",
     ">Reconnect Google Drive</button>",
-    ">Enter a new credential</a>",
+    "enter a new token</a>",
     "give it one</a>",
     ">Save schedule</button>",
     reverse("connector_freshness", args=CONNECTOR),
@@ -191,7 +191,7 @@ def test_operators_see_sync_controls_and_no_other_change_buttons(operator_client
     # A team admin sees them all (the same pages, the same sandbox), and no badge.
     admin_seen = seen_pages(admin_client, sync_id)
     missing = [b for b in HIDDEN if b not in admin_seen and b not in (">Create the first connector</a>",)]
-    assert missing == [] or missing == [">Enter a new credential</a>"]
+    assert missing == [] or missing == ["enter a new token</a>"]
     assert "badge-operator" not in admin_seen
 
 

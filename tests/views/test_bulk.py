@@ -109,7 +109,13 @@ def test_detail_page_shows_progress_and_stops_polling_when_finished(admin_client
     page = admin_client.get(url).content.decode()
     assert '<progress value="0" max="3"' in page and "0 of 3" in page
     assert 'hx-trigger="every 1s"' in page
-    assert "Your recent bulk actions" in page
+    # Only this action so far: no second, unpolled "Running 0 of 3" row for it under the live progress.
+    assert "recent bulk actions" not in page and page.count("0 of 3") == 1
+
+    other = started_action(start(admin_client, "pause", DRIVE))
+    page = admin_client.get(url).content.decode()
+    assert "Your other recent bulk actions" in page
+    assert reverse("bulk_detail", args=[other.pk]) in page and f'href="{url}"' not in page
 
     bulk.run(action.pk)
     part = admin_client.get(url, **HTMX)

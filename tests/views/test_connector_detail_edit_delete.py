@@ -94,7 +94,7 @@ def test_detail_shows_every_field_and_the_actions(admin_client):
 
 def test_detail_of_a_disconnected_connector_asks_for_a_new_credential(admin_client):
     page = admin_client.get(url("connector_detail", DISCONNECTED_CONNECTOR_ID)).content.decode()
-    assert "disconnected" in page and "Enter a new credential" in page
+    assert "disconnected" in page and "enter a new token" in page.lower()
     assert url("connector_edit", DISCONNECTED_CONNECTOR_ID) + "#credential" in page
 
 

@@ -207,6 +207,11 @@ def test_share_a_link_audited_and_shown_once(admin_client, oauth_providers):
     link = ReconnectLink.objects.get()
     assert path.split("/")[2] not in link.token_hash  # only a hash is stored
     assert link.expires_at - timezone.now() > timedelta(hours=23, minutes=59)
+    # The log says when it expires (a time, as the log shows times), not the row's internal id.
+    assert set(event.changes) == {"expires"}
+    log = admin_client.get(reverse("audit_log")).content.decode()
+    changes = log.split('data-label="Changes">', 1)[1].split("</td>", 1)[0]
+    assert "<strong>expires</strong>:" in changes and "<time" in changes and "link" not in changes
 
 
 def test_share_without_htmx_is_a_page(admin_client, oauth_providers):

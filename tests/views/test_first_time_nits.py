@@ -207,16 +207,27 @@ def test_a_disconnected_connector_offers_reconnect_instead_of_sync_now(admin_cli
 
     settings.OAUTH_PROVIDERS = sandbox_oauth_settings(sandbox_api.url)
     page = admin_client.get(detail_url(DISCONNECTED_CONNECTOR_ID)).content.decode()
-    assert ">Sync now</button>" not in page and "Disconnected: reconnect it to sync." in page
-    assert f'href="{detail_url(DISCONNECTED_CONNECTOR_ID)}#credential-health" role="button"' in page
-    assert 'id="credential-health"' in page
+    assert ">Sync now</button>" not in page
+    # One Reconnect, at the top; the Syncs panel points to it instead of offering its own.
+    top, syncs = page.split('id="syncs-heading"', 1)
+    assert 'id="reconnect"' in top and "Reconnect Google Drive" in top
+    assert f'href="{detail_url(DISCONNECTED_CONNECTOR_ID)}#reconnect">Reconnect first</a>' in syncs
+    assert "Reconnect Google Drive" not in syncs and 'role="button">Reconnect</a>' not in syncs
+    # Its last sync failed on the credential: the panel offers no Retry (it cannot work) and no second Reconnect.
+    panel = admin_client.get(detail_url(DISCONNECTED_CONNECTOR_ID), HTTP_HX_REQUEST="true").content.decode()
+    assert "Why it failed" in panel and "Retry" not in panel and ">Reconnect" not in panel
+    # The connector list's fix leads to that one Reconnect.
+    listing = admin_client.get(reverse("connector_list", args=IDS)).content.decode()
+    assert f'href="{detail_url(DISCONNECTED_CONNECTOR_ID)}#reconnect" role="button"' in listing
 
 
 def test_without_an_oauth_client_the_fix_is_a_new_token(admin_client, settings):
     settings.OAUTH_PROVIDERS = {}
     page = admin_client.get(detail_url(DISCONNECTED_CONNECTOR_ID)).content.decode()
     edit = reverse("connector_edit", args=[*IDS, DISCONNECTED_CONNECTOR_ID])
-    assert f'<a href="{edit}#credential" role="button" class="secondary">Enter a new token</a>' in page
+    top = page.split('id="syncs-heading"', 1)[0]
+    assert f'<a href="{edit}#credential" role="button">Enter a new token</a>' in top
+    assert "Reconnect" not in top
 
 
 def test_the_list_rows_name_their_connector_and_offer_the_fix(admin_client):

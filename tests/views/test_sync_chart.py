@@ -174,3 +174,17 @@ def test_the_disconnected_connector_has_its_chart(admin_client):
     page = admin_client.get(detail_url(DISCONNECTED_CONNECTOR_ID)).content.decode()
     svg = svg_of(page)
     assert svg.count('class="chart-bar ') == 2
+
+
+def test_the_slots_fit_the_syncs_drawn_newest_on_the_right():
+    import re
+
+    def bar_xs(count):
+        svg = charts.SyncChart(SyncHistory(syncs=[sync(id=f"s{i}") for i in range(count)]), now=NOW).svg
+        return [float(x) for x in re.findall(r'<rect class="chart-bar [^"]*" x="([\d.]+)"', svg)]
+
+    nine = bar_xs(9)  # nine of at least ten slots: the bars fill the width, not its right third
+    slot = charts.PLOT_W / 10
+    assert nine[0] < charts.LEFT + 2 * slot and nine[-1] > charts.WIDTH - charts.RIGHT - slot
+    many = bar_xs(30)  # thirty: thirty slots, the oldest at the left edge
+    assert many[0] < charts.LEFT + charts.PLOT_W / 30

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from connectors.aimable import errors
-from connectors.aimable.types import Sync
+from connectors.aimable.types import Connector, Sync
 from connectors.models import AuditEvent
 from sandbox import (
     DEMO_COLLECTION_ID,
@@ -123,6 +123,15 @@ def test_failed_sync_shows_the_error_from_metadata_and_offers_retry(admin_client
     monkeypatch.setattr("connectors.views.base.client_for", lambda user: FakeClient(sync))
     body = admin_client.get(status_url("s1"), **HX).content.decode()
     assert "Drive quota exceeded" in body and "Retry" in body
+
+
+def test_a_failed_sync_of_a_disconnected_connector_says_reconnect_first_instead_of_retry(admin_client, monkeypatch):
+    sync = Sync.from_api({"id": "s1", "status": "failed", "metadata": {"error_code": "invalid_grant"}})
+    monkeypatch.setattr("connectors.views.base.client_for", lambda user: FakeClient(sync, "disconnected"))
+    body = admin_client.get(status_url("s1"), **HX).content.decode()
+    detail = reverse("connector_detail", args=[*IDS, DRIVE_CONNECTOR_ID])
+    assert "Retry" not in body and f'href="{detail}#reconnect">Reconnect first</a>' in body
+    assert 'role="button">Reconnect</a>' not in body
 
 
 def test_upstream_failure_while_polling_says_reconnecting_and_backs_off(admin_client, sandbox_api, settings):
@@ -260,6 +269,8 @@ def test_detail_panel_lists_recent_syncs_and_offers_sync_now(admin_client, sandb
     assert panel["Vary"] and "HX-Request" in panel["Vary"]  # one URL, two bodies
     panel = panel.content.decode()
     assert "Recent syncs" in panel
+    # A sync polled inside it that finishes (HX-Trigger: sync-finished) reloads it: "Recent syncs" stays true.
+    assert f'hx-get="{detail}" hx-trigger="sync-finished from:body" hx-swap="outerHTML"' in panel
     assert "<html" not in panel and "Details" not in panel
     # "Sync now" is the page's, beside the panel: the page knows the connector's status (paused: Resume instead),
     # and it comes back to the page.
@@ -293,11 +304,22 @@ class FakeClient:
 
     cache_fingerprint = "fake-fingerprint"
 
-    def __init__(self, sync):
+    def __init__(self, sync, connector_status="active"):
         self.sync = sync
+        self.connector_status = connector_status
 
     def get_sync(self, *args):
         return self.sync
+
+    def get_connector(self, space_id, collection_id, connector_id):
+        return Connector.from_api(
+            {
+                "id": connector_id,
+                "collection_id": collection_id,
+                "provider_slug": "google-drive",
+                "status": self.connector_status,
+            }
+        )
 
     def list_syncs(self, *args, **kwargs):
         raise errors.UnavailableError("not in this test")

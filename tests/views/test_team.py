@@ -199,6 +199,31 @@ def test_a_deactivated_invitees_link_stops_working(staff_client, mailoutbox, dja
     assert Client().get(invitation_link(mailoutbox[0])).status_code == 404
 
 
+def test_the_mail_says_to_store_ones_own_api_key(staff_client, mailoutbox):
+    invite(staff_client)
+    (mail,) = mailoutbox
+    assert "store your own Aimable API key on the API key page" in mail.body and "your own key" in mail.body
+
+
+def test_an_invitation_not_yet_accepted_is_resent_or_revoked(staff_client, mailoutbox, django_user_model):
+    invite(staff_client)
+    nina = django_user_model.objects.get(email="nina@example.com")
+    page = staff_client.get(reverse("team")).content.decode()
+    row = page.split("<td>nina@example.com", 1)[1].split("</tr>", 1)[0]
+    assert "Resend invitation" in row and "Revoke invitation" in row and "Deactivate" not in row
+
+    # Resend: the same form as Invite, with the member's email and role: a new link, the role kept.
+    email = re.search(r'name="email" value="([^"]+)"', row).group(1)
+    role = re.search(r'name="role" value="([^"]+)"', row).group(1)
+    staff_client.post(reverse("team_invite"), {"email": email, "role": role})
+    assert len(mailoutbox) == 2 and Client().get(invitation_link(mailoutbox[1])).status_code == 200
+
+    # Revoke: deactivated, and the link stops working.
+    revoked = staff_client.post(reverse("team_member_deactivate", args=[nina.pk]), follow=True).content.decode()
+    assert "invitation to nina@example.com is revoked" in revoked
+    assert Client().get(invitation_link(mailoutbox[1])).status_code == 404
+
+
 def test_the_last_staff_user_cannot_remove_themselves(staff_client, staff_user, django_user_model):
     deactivate = staff_client.post(reverse("team_member_deactivate", args=[staff_user.pk]), follow=True)
     assert "last staff user" in deactivate.content.decode()
