@@ -211,7 +211,7 @@ def test_a_disconnected_connector_offers_reconnect_instead_of_sync_now(admin_cli
     # One Reconnect, at the top; the Syncs panel points to it instead of offering its own.
     top, syncs = page.split('id="syncs-heading"', 1)
     assert 'id="reconnect"' in top and "Reconnect Google Drive" in top
-    assert f'href="{detail_url(DISCONNECTED_CONNECTOR_ID)}#reconnect">Reconnect first</a>' in syncs
+    assert f'href="{detail_url(DISCONNECTED_CONNECTOR_ID)}#reconnect">Give it a new credential first</a>' in syncs
     assert "Reconnect Google Drive" not in syncs and 'role="button">Reconnect</a>' not in syncs
     # Its last sync failed on the credential: the panel offers no Retry (it cannot work) and no second Reconnect.
     panel = admin_client.get(detail_url(DISCONNECTED_CONNECTOR_ID), HTTP_HX_REQUEST="true").content.decode()

@@ -130,7 +130,7 @@ def test_a_failed_sync_of_a_disconnected_connector_says_reconnect_first_instead_
     monkeypatch.setattr("connectors.views.base.client_for", lambda user: FakeClient(sync, "disconnected"))
     body = admin_client.get(status_url("s1"), **HX).content.decode()
     detail = reverse("connector_detail", args=[*IDS, DRIVE_CONNECTOR_ID])
-    assert "Retry" not in body and f'href="{detail}#reconnect">Reconnect first</a>' in body
+    assert "Retry" not in body and f'href="{detail}#reconnect">Give it a new credential first</a>' in body
     assert 'role="button">Reconnect</a>' not in body
 
 
