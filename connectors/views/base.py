@@ -163,8 +163,9 @@ def poll_interval(failures: int) -> int:
 
 
 def retry_context(page: ConnectorPage, context: dict, *, connector: Connector | None = None) -> dict:
-    """Retry cannot work while the connector is disconnected: the status says "Give it a new credential first" instead. The connector
-    is read only when Retry would be offered (a sync that ended without completing), unless the page has it."""
+    """Retry cannot work while the connector is disconnected: the status says "Give it a new credential first"
+    instead. The connector is read only when Retry would be offered (a sync that ended without completing), unless
+    the page has it."""
     sync = context["sync"]
     if not (context["sync_id"] and sync is not None and sync.is_terminal):
         return context

@@ -146,7 +146,9 @@ def test_reconnect_at_the_sandbox_consent_page(signed_in: Page, console, setting
     syncs = page.locator("article", has=page.locator("#syncs-heading"))
     expect(syncs.get_by_text("Why it failed")).to_be_visible()
     expect(syncs.get_by_role("button", name="Retry")).to_have_count(0)
-    expect(syncs.get_by_role("link", name="Give it a new credential first")).to_have_attribute("href", re.compile("#reconnect$"))
+    expect(syncs.get_by_role("link", name="Give it a new credential first")).to_have_attribute(
+        "href", re.compile("#reconnect$")
+    )
     page.get_by_role("button", name="Reconnect Google Drive").click()
 
     expect(page.get_by_role("heading", name="Google Drive (sandbox)")).to_be_visible()
