@@ -35,10 +35,9 @@ from .alerts.models import ConnectorHealth, ConnectorSettings
 from .alerts.selectors import health_marks
 from .models import AuditEvent
 from .providers import PROVIDERS, get_provider
-from .selectors import overview_lists_key, overview_syncs_key
+from .selectors import collections_all, connectors_all, overview_lists_key, overview_syncs_key
 
 CONCURRENCY = 32  # upstream reads in flight per request: as many as the client's pool keeps connections (per process)
-MAX_PAGES = 20  # of 100 collections or connectors: a server that pages forever is cut off there
 LISTS_SECONDS = 30  # the three lists, per credential
 SYNCS_SECONDS = 30  # what a connector's newest syncs said, per credential: shown by the rows request and the CSV
 SYNCS_REUSE_SECONDS = 10  # the cells request reuses a read this recent (made by the rows request a moment before)
@@ -83,23 +82,12 @@ def _in_parallel(jobs: list[tuple[Any, Callable, tuple]]) -> list[tuple[Any, Any
     return out
 
 
-def _all_pages(read_page: Callable[[int], Any], keep: Callable[[Any], bool] = lambda item: True) -> list:
-    items, offset = [], 0
-    for _ in range(MAX_PAGES):
-        page = read_page(offset)
-        items += [item for item in page.items if keep(item)]
-        if not page.has_next or not page.items:
-            break
-        offset = page.next_offset
-    return items
-
-
 def _collections(client: AimableClient, space_id: str) -> list[Collection]:
-    return _all_pages(lambda offset: client.collection_page(space_id, limit=100, offset=offset))
+    return collections_all(client=client, space_id=space_id)
 
 
 def _connectors(client: AimableClient, space_id: str, collection_id: str) -> list[Connector]:
-    return _all_pages(lambda offset: client.list_connectors(space_id, collection_id, limit=100, offset=offset))
+    return connectors_all(client=client, space_id=space_id, collection_id=collection_id)
 
 
 # ----- the three lists ---------------------------------------------------------------------------------------------

@@ -392,6 +392,31 @@ def connector_page(
     )
 
 
+# A server that pages forever is cut off there: 20 pages of 100 collections or connectors.
+MAX_PAGES = 20
+
+
+def _all_pages(read_page) -> list:
+    items, offset = [], 0
+    for _ in range(MAX_PAGES):
+        page = read_page(offset)
+        items += page.items
+        if not page.has_next or not page.items:
+            break
+        offset = page.next_offset
+    return items
+
+
+def collections_all(*, client: AimableClient, space_id: str) -> list[Collection]:
+    """Every collection of a space, page after page (the overview and the background checks must see them all)."""
+    return _all_pages(lambda offset: client.collection_page(space_id, limit=100, offset=offset))
+
+
+def connectors_all(*, client: AimableClient, space_id: str, collection_id: str) -> list[Connector]:
+    """Every connector of a collection, page after page."""
+    return _all_pages(lambda offset: client.list_connectors(space_id, collection_id, limit=100, offset=offset))
+
+
 def connector_get(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> Connector:
     """The connector; a 404 says what is missing: the connector, or the space or collection around it."""
     try:

@@ -37,7 +37,6 @@ from .notify import notify
 logger = logging.getLogger(__name__)
 
 SYNCS_READ = 10  # the newest syncs read per connector: enough for "N failures in a row" (N <= 10)
-MAX_PAGES = 20  # of 100 collections or connectors: a server that pages forever is cut off there
 STUCK_ROUND = dt.timedelta(minutes=10)  # a round started this long ago and not finished died with its worker
 SPECIFICITY = {Watch.Scope.CONNECTOR: 0, Watch.Scope.COLLECTION: 1, Watch.Scope.SPACE: 2}
 
@@ -254,25 +253,12 @@ def _read_all(pool, by_user, all_reads: dict[int, Reads], counter: Counter) -> N
 
 
 def _list_collections(client: AimableClient, space_id: str) -> list:
-    items, offset = [], 0
-    for _ in range(MAX_PAGES):
-        page = client.collection_page(space_id, limit=100, offset=offset)
-        items += page.items
-        if not page.has_next or not page.items:
-            break
-        offset = page.next_offset
-    return items
+    return selectors.collections_all(client=client, space_id=space_id)
 
 
 def _list_connectors(client: AimableClient, space_id: str, collection_id: str) -> list[Connector]:
-    items, offset = [], 0
-    for _ in range(MAX_PAGES):
-        page = client.list_connectors(space_id, collection_id, limit=100, offset=offset)
-        items += [c for c in page.items if c.linkable]
-        if not page.has_next or not page.items:
-            break
-        offset = page.next_offset
-    return items
+    found = selectors.connectors_all(client=client, space_id=space_id, collection_id=collection_id)
+    return [c for c in found if c.linkable]
 
 
 def _newest_syncs(client: AimableClient, space_id: str, collection_id: str, connector_id: str):
