@@ -29,7 +29,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,12 +46,15 @@ import redis
 import requests
 from standardwebhooks import Webhook
 
+# bench/bench.py, beside this file (the script's folder comes first on sys.path)
+import bench
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECRET_KEY = "alerts-bench-secret-key-" + "b" * 40
 FIELD_KEY = "YWxlcnRzLWJlbmNoLWZpZWxkLWtleS0wMTIzNDU2Nzg="  # 32 bytes, base64
 SHELL_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
-DRIVER_KEY = "aim_demo_admin_4f7c2a9e1b6d"  # the sandbox's admin key: starts syncs, watches nothing
+DRIVER_KEY = bench.DEMO_ADMIN_KEY  # the sandbox's admin key: starts syncs, watches nothing
 PROVIDERS = [
     ("google-drive", "folder_ids", "folder"),
     ("slack", "channel_ids", "C0"),
@@ -63,12 +65,6 @@ BAD_KINDS = STATE_KINDS - {"recovered"}
 
 
 # ----- plumbing ----------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float, what: str, step: float = 0.5):
@@ -82,12 +78,7 @@ def wait_until(predicate, timeout: float, what: str, step: float = 0.5):
 
 
 def percentile(values, p):
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+    return bench.percentile(values, p) if values else float("nan")  # a phase that ran no round has no figure
 
 
 def log(message: str) -> None:
@@ -865,7 +856,7 @@ def main() -> int:
         procs = Procs(workdir)
         receiver = Receiver()
         try:
-            port = free_port()
+            port = bench.free_port()
             sandbox_argv = [PYTHON, "-m", "sandbox", "--port", str(port), "--quiet", "--no-seed"]
             sandbox_argv += ["--latency-ms", str(args.latency_ms), "--sync-seconds", str(args.sync_seconds)]
             sandbox_argv += ["--fail-rate", str(args.fail_rate)]

@@ -92,14 +92,13 @@ def build_space(stack: Stack, collections: int, per_collection: int, running: in
     return space_id, colls
 
 
-def direct_list(stack: Stack, space_id: str, coll: str, samples: int) -> list[float]:
-    upstream = stack.upstream()
-    url = f"{stack.sandbox}/v1/spaces/{space_id}/collections/{coll}/connectors?limit=100"
+def ttfb_samples(session: requests.Session, url: str, samples: int) -> list[float]:
+    """Time to first byte (until the headers) of ``samples`` GETs of ``url``, after three to warm up."""
     for _ in range(3):
-        upstream.get(url, timeout=10).raise_for_status()
+        session.get(url, timeout=10).raise_for_status()
     times = []
     for _ in range(samples):
-        with upstream.get(url, timeout=10, stream=True) as response:
+        with session.get(url, timeout=10, stream=True) as response:
             response.raise_for_status()
             times.append(response.elapsed.total_seconds())
     return times
@@ -112,17 +111,6 @@ def new_credential_version(stack: Stack) -> None:
         "-c",
         "from connectors.models import ApiKey; k = ApiKey.objects.get(user__username='bench'); k.save()",
     )
-
-
-def page_ttfb(session: requests.Session, url: str, samples: int) -> list[float]:
-    for _ in range(3):
-        session.get(url, timeout=10).raise_for_status()
-    times = []
-    for _ in range(samples):
-        with session.get(url, timeout=10, stream=True) as response:
-            response.raise_for_status()
-            times.append(response.elapsed.total_seconds())
-    return times
 
 
 def journey(stack: Stack, session: requests.Session) -> dict:
@@ -185,9 +173,10 @@ def main() -> int:
         ).start()
         try:
             space_id, colls = build_space(stack, args.collections, args.per_collection, args.running)
-            direct = direct_list(stack, space_id, colls[0], args.samples)
+            one_list = f"{stack.sandbox}/v1/spaces/{space_id}/collections/{colls[0]}/connectors?limit=100"
+            direct = ttfb_samples(stack.upstream(), one_list, args.samples)
             session = stack.signed_in()
-            ttfb = page_ttfb(session, stack.console + "/connectors/", args.samples)
+            ttfb = ttfb_samples(session, stack.console + "/connectors/", args.samples)
             journeys = [journey(stack, session) for _ in range(args.journeys)]
         finally:
             stack.stop()

@@ -89,7 +89,8 @@ def bulk_start(*, user: AbstractBaseUser, kind: str, items: Iterable[Target]) ->
     targets = _unique(items)
     if not targets:
         raise ValueError("No connectors selected.")
-    named = naming.names_for(t.connector_id for t in targets)
+    # A target from "Select all N matching" carries the overview's name (the team's, if any): read only the others.
+    named = naming.names_for(t.connector_id for t in targets if not t.label)
     with transaction.atomic():
         action = BulkAction.objects.create(user=user, kind=kind, total=len(targets))
         BulkItem.objects.bulk_create(
@@ -117,10 +118,7 @@ def _unique(items: Iterable[Target]) -> list[Target]:
 
 
 def _label(target: Target, named: dict) -> str:
-    settings_row = named.get(target.connector_id)
-    if settings_row is not None and settings_row.name:
-        return settings_row.name
-    return target.label or naming.display_name(connector_id=target.connector_id)
+    return target.label or naming.display_name(connector_id=target.connector_id, named=named.get(target.connector_id))
 
 
 # ----- running -----------------------------------------------------------------------------------------------------
@@ -194,27 +192,27 @@ class _Runner:
         self._stop = threading.Event()
 
     def run(self) -> None:
-        pending = list(
-            BulkItem.objects.filter(action=self.action, state=BulkItem.State.PENDING).values_list("pk", flat=True)
-        )
+        # Read once: what an item says (its ids, its label) does not change; its state is claimed item by item.
+        pending = list(BulkItem.objects.filter(action=self.action, state=BulkItem.State.PENDING))
         workers = min(_concurrency(), len(pending))
         if workers <= 1:
-            for pk in pending:
-                self._one(pk)
+            for item in pending:
+                self._one(item)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"bulk-{self.action.pk}") as pool:
             # Each item in a copy of this context: whatever context variables the caller set (a request id for
             # the audit) reach the threads.
-            for future in [pool.submit(contextvars.copy_context().run, self._in_thread, pk) for pk in pending]:
+            for future in [pool.submit(contextvars.copy_context().run, self._in_thread, item) for item in pending]:
                 future.result()
 
-    def _in_thread(self, item_pk: int) -> None:
+    def _in_thread(self, item: BulkItem) -> None:
         try:
-            self._one(item_pk)
+            self._one(item)
         finally:
             connections.close_all()  # this thread's own connections: the pool's threads end with the action
 
-    def _one(self, item_pk: int) -> None:
+    def _one(self, item: BulkItem) -> None:
+        item_pk = item.pk
         try:
             if self._stop.is_set():
                 return  # the key was rejected or the lease lost: the item stays pending
@@ -222,7 +220,6 @@ class _Runner:
                 state=BulkItem.State.RUNNING
             ):
                 return  # another worker has it
-            item = BulkItem.objects.get(pk=item_pk)
             with upstream_budget(settings.AIMABLE_DEADLINE):
                 outcome, message, label = _perform(self.action, item, self.client)
             if outcome == "failed" and message == KEY_REJECTED_MESSAGE:

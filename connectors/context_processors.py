@@ -17,10 +17,10 @@ def shown_url(url: str) -> str:
 def console(request):
     user = getattr(request, "user", None)
     signed_in = getattr(user, "is_authenticated", False)
-    role = role_of(user)
+    role = role_of(user)  # read once per request: ReadOnlyMiddleware asked already (role_of keeps it on the user)
     return {
         # For signed-in users only: which upstream the console talks to is not for whoever opens the sign-in page.
-        "aimable_api_url": shown_url(settings.AIMABLE_API_URL) if getattr(user, "is_authenticated", False) else "",
+        "aimable_api_url": shown_url(settings.AIMABLE_API_URL) if signed_in else "",
         "debug": settings.DEBUG,
         # Read-only team members see no button that changes anything (the middleware refuses the change anyway).
         "read_only": role == READ_ONLY_GROUP,

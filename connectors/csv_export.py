@@ -163,22 +163,14 @@ def sync_history(
 ) -> list[Sync]:
     """The connector's syncs, newest first, at most SYNC_PAGES pages: read before the response starts, so that an
     upstream error is the page's (the middleware's), not a cut-off file."""
-    syncs, offset = [], 0
-    for _ in range(SYNC_PAGES):
-        page = selectors.sync_page(
-            client=client,
-            space_id=space_id,
-            collection_id=collection_id,
-            connector_id=connector_id,
-            limit=100,
-            offset=offset,
-            status=status,
-        )
-        syncs += page.items
-        if not page.has_next or not page.items:
-            break
-        offset = page.next_offset
-    return syncs
+    return selectors.syncs_all(
+        client=client,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector_id,
+        status=status,
+        max_pages=SYNC_PAGES,
+    )
 
 
 def sync_csv(syncs: list[Sync], *, connector_id: str) -> StreamingHttpResponse:

@@ -145,8 +145,16 @@ class ScopeFieldsMixin:
         return [self[scope_field_name(f.key)] for f in self.scope_provider.scope_fields] + [self["scope_extra"]]
 
 
-def _secret_widget():
-    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"})
+def _secret_field(label: str, help_text: str = "") -> forms.CharField:
+    """A token field: never rendered back, never autocompleted."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        max_length=4096,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=help_text,
+    )
 
 
 class NamingFieldsMixin(forms.Form):
@@ -174,19 +182,18 @@ class NamingFieldsMixin(forms.Form):
         return {"name": self.cleaned_data.get("name", ""), "description": self.cleaned_data.get("description", "")}
 
 
-class ConnectorCreateForm(ScopeFieldsMixin, NamingFieldsMixin):
+class CredentialFieldsMixin(forms.Form):
+    """The access and refresh token fields' reading (each form labels its own fields)."""
+
+    def credential_changes(self) -> dict:
+        """What the user typed this time (blank fields are not included)."""
+        return {k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)}
+
+
+class ConnectorCreateForm(ScopeFieldsMixin, NamingFieldsMixin, CredentialFieldsMixin):
     provider = forms.ChoiceField(label="Provider", choices=provider_choices)
-    access_token = forms.CharField(
-        label="Access token", required=False, strip=True, max_length=4096, widget=_secret_widget()
-    )
-    refresh_token = forms.CharField(
-        label="Refresh token",
-        required=False,
-        strip=True,
-        max_length=4096,
-        widget=_secret_widget(),
-        help_text="Optional. Lets Aimable renew the access token by itself.",
-    )
+    access_token = _secret_field("Access token")
+    refresh_token = _secret_field("Refresh token", "Optional. Lets Aimable renew the access token by itself.")
     idempotency_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, provider_slug, kept_secret_hint="", oauth_connected=None, **kwargs):
@@ -212,33 +219,15 @@ class ConnectorCreateForm(ScopeFieldsMixin, NamingFieldsMixin):
             self.add_error("access_token", "Enter an access token, or connect with the provider.")
         return cleaned
 
-    def credential_changes(self) -> dict:
-        """What the user typed this time (blank fields are not included)."""
-        return {k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)}
 
-
-class ConnectorEditForm(ScopeFieldsMixin, NamingFieldsMixin):
+class ConnectorEditForm(ScopeFieldsMixin, NamingFieldsMixin, CredentialFieldsMixin):
     status = forms.ChoiceField(
         label="Status",
         choices=[("active", "Active: syncs run"), ("paused", "Paused: no syncs run")],
         widget=forms.RadioSelect,
     )
-    access_token = forms.CharField(
-        label="New access token",
-        required=False,
-        strip=True,
-        max_length=4096,
-        widget=_secret_widget(),
-        help_text="Leave blank to keep the current credential.",
-    )
-    refresh_token = forms.CharField(
-        label="New refresh token",
-        required=False,
-        strip=True,
-        max_length=4096,
-        widget=_secret_widget(),
-        help_text="Leave blank to keep the current one.",
-    )
+    access_token = _secret_field("New access token", "Leave blank to keep the current credential.")
+    refresh_token = _secret_field("New refresh token", "Leave blank to keep the current one.")
 
     def __init__(self, *args, connector, provider, kept_secret_hint="", named=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -294,16 +283,18 @@ class ConnectorEditForm(ScopeFieldsMixin, NamingFieldsMixin):
         status = self.cleaned_data.get("status")
         if status and status != self.connector.status:
             patch["status"] = status
-        typed = {k: self.cleaned_data[k] for k in ("access_token", "refresh_token") if self.cleaned_data.get(k)}
-        credential = {**(kept_credential or {}), **typed}
+        credential = {**(kept_credential or {}), **self.credential_changes()}
         if credential.get("access_token"):
             patch["credential"] = credential
         return patch
 
     def naming_changed(self) -> bool:
         """The team's name or description changed: saved by the console, with no call to Aimable."""
-        before = {"name": self.named.name, "description": self.named.description} if self.named else {}
-        return self.naming() != {"name": before.get("name", ""), "description": before.get("description", "")}
+        before = self.named
+        return self.naming() != {
+            "name": before.name if before else "",
+            "description": before.description if before else "",
+        }
 
 
 # Upstream 422 locations -> form fields. Anything else becomes a form-level error.

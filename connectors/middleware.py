@@ -19,7 +19,7 @@ from .aimable import errors, upstream_budget
 from .audit import record_denied
 from .database import DATABASE_ERRORS
 from .logging import request_id_var
-from .permissions import OPERATOR_GROUP, denied_event, records_refusal, refuses, role_of
+from .permissions import ROLES, denied_event, records_refusal, refuses, role_of
 from .security import oauth_form_action_sources
 from .upstream import ApiKeyMissing
 
@@ -186,13 +186,10 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
 class ReadOnlyMiddleware:
     """Members of the Read-only group may look at everything and change nothing; members of the Operator group may
-    also run syncs (permissions.OPERATOR_CHANGES). Every other change they attempt is refused here with a 403 page,
-    and recorded in the audit log as "denied". The admin site has its own permissions.
+    also run syncs (permissions.ROLES says what each role may change, its refusal page and its audit reason). Every
+    other change they attempt is refused here with a 403 page, and recorded in the audit log as "denied". The admin
+    site has its own permissions.
     """
-
-    # The refusal page, and the reason the audit log gives, per role.
-    REFUSALS = {OPERATOR_GROUP: ("team/operator_refused.html", "Operator access")}
-    READ_ONLY_REFUSAL = ("errors/read_only.html", "Read-only access")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -208,12 +205,12 @@ class ReadOnlyMiddleware:
         url_name = match.url_name or ""
         if not role or not refuses(request, url_name, role):
             return None
-        template, reason = self.REFUSALS.get(role, self.READ_ONLY_REFUSAL)
+        rules = ROLES[role]
         event = denied_event(request, url_name, view_kwargs)
         if event is not None and records_refusal(request):
-            record_denied(user=request.user, reason=reason, **event)
+            record_denied(user=request.user, reason=rules.reason, **event)
         logger.info("%s user %s refused %s %s", role, request.user.pk, request.method, url_name)
-        return render(request, template, status=403)
+        return render(request, rules.refusal_page, status=403)
 
 
 class SignedInNoStoreMiddleware:

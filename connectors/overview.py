@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +30,7 @@ from django.utils import timezone
 from . import naming
 from .aimable import errors
 from .aimable.client import AimableClient
-from .aimable.types import Collection, Connector, Space, Sync
+from .aimable.types import TERMINAL_SYNC_STATUSES, Collection, Connector, Space, Sync
 from .alerts import health as health_rules
 from .alerts.models import ConnectorHealth, ConnectorSettings
 from .alerts.selectors import health_marks
@@ -62,15 +63,15 @@ FILTER_FIELDS = ("q", "space", "collection", "provider", "status", "health", "so
 # ----- running reads in parallel -----------------------------------------------------------------------------------
 
 
-def _in_parallel(jobs: list[tuple[Any, Callable, tuple]]) -> list[tuple[Any, Any, errors.AimableError | None]]:
-    """Runs ``fn(*args)`` for each (key, fn, args), CONCURRENCY at a time; returns (key, result, error) in order.
+def _in_parallel(jobs: list[tuple[Any, Callable[[], Any]]]) -> list[tuple[Any, Any, errors.AimableError | None]]:
+    """Runs ``read()`` for each (key, read), CONCURRENCY at a time; returns (key, result, error) in order.
 
     Each job runs in a copy of the caller's context: the page's upstream budget and request id (contextvars) do not
     reach executor threads otherwise. A rejected key fails the whole read (raised); other errors are per job."""
     if not jobs:
         return []
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs))) as pool:
-        futures = [(key, pool.submit(contextvars.copy_context().run, fn, *args)) for key, fn, args in jobs]
+        futures = [(key, pool.submit(contextvars.copy_context().run, read)) for key, read in jobs]
         out = []
         for key, future in futures:
             try:
@@ -80,14 +81,6 @@ def _in_parallel(jobs: list[tuple[Any, Callable, tuple]]) -> list[tuple[Any, Any
             except errors.AimableError as exc:
                 out.append((key, None, exc))
     return out
-
-
-def _collections(client: AimableClient, space_id: str) -> list[Collection]:
-    return collections_all(client=client, space_id=space_id)
-
-
-def _connectors(client: AimableClient, space_id: str, collection_id: str) -> list[Connector]:
-    return connectors_all(client=client, space_id=space_id, collection_id=collection_id)
 
 
 # ----- the three lists ---------------------------------------------------------------------------------------------
@@ -137,13 +130,17 @@ def _read_listing(client: AimableClient) -> Listing:
     by_id = {str(s.space_id): s for s in spaces}
     failed: list[GroupError] = []
     collections: dict[str, list[Collection]] = {}
-    for space_id, found, exc in _in_parallel([(str(s.space_id), _collections, (client, s.space_id)) for s in spaces]):
+    jobs = [(str(s.space_id), partial(collections_all, client=client, space_id=s.space_id)) for s in spaces]
+    for space_id, found, exc in _in_parallel(jobs):
         if exc is not None:
             failed.append(_group_error(exc, by_id[space_id]))
         else:
             collections[space_id] = [c for c in found if c.linkable]
     jobs = [
-        ((space_id, str(c.collection_id)), _connectors, (client, space_id, c.collection_id))
+        (
+            (space_id, str(c.collection_id)),
+            partial(connectors_all, client=client, space_id=space_id, collection_id=c.collection_id),
+        )
         for space_id, colls in collections.items()
         for c in colls
     ]
@@ -310,7 +307,7 @@ class SyncInfo:
 
     @property
     def running(self) -> bool:
-        return bool(self.latest_status) and self.latest_status.lower() not in _TERMINAL
+        return bool(self.latest_status) and self.latest_status.lower() not in TERMINAL_SYNC_STATUSES
 
     @classmethod
     def from_syncs(cls, syncs: list[Sync], complete: bool) -> SyncInfo:
@@ -340,9 +337,6 @@ class SyncInfo:
             credential_failure=mark.state == ConnectorHealth.State.NEEDS_REAUTH,
             checked_at=mark.checked_at or timezone.now(),
         )
-
-
-_TERMINAL = {"completed", "failed", "cancelled", "succeeded", "canceled", "error"}
 
 
 def freshness(row: Row, info: SyncInfo | None, now: dt.datetime) -> str:
@@ -410,7 +404,7 @@ def read_infos(client: AimableClient, rows: list[Row], *, reuse: float = SYNCS_R
     todo = [row for row in rows if row.key not in infos and row.linkable]
     fresh = {}
     started = time.time()  # a reading is as old as its request: a change made meanwhile makes it out of date
-    for row, result, exc in _in_parallel([(row, _newest, (client, row)) for row in todo]):
+    for row, result, exc in _in_parallel([(row, partial(_newest, client, row)) for row in todo]):
         if exc is not None:
             infos[row.key] = SyncInfo(error=exc.message)
             continue
@@ -565,18 +559,16 @@ def overview(
     else:
         infos = _snapshot_infos(client, candidates)
     now = timezone.now()
+    states = [health(row, infos.get(row.key), now) for row in candidates]
     counts = dict.fromkeys(HEALTH, 0)
-    unknown = 0
-    for row in candidates:
-        state = health(row, infos.get(row.key), now)
-        if state:
-            counts[state] += 1
-        else:
-            unknown += 1
+    for state in filter(None, states):
+        counts[state] += 1
     if filters.health:
-        candidates = [row for row in candidates if health(row, infos.get(row.key), now) == filters.health]
+        candidates = [row for row, state in zip(candidates, states, strict=True) if state == filters.health]
     matching = _sorted(candidates, filters.sort, infos)
     shown = matching[:limit] if limit else matching
+    spaces = [(str(s.space_id), s.name or str(s.space_id)) for s in found.spaces]
+    space_names = dict(reversed(spaces))  # the first space of an id, should the upstream list one twice
     return OverviewResult(
         filters=filters,
         rows=shown,
@@ -585,20 +577,16 @@ def overview(
         failed=found.failed,
         infos=infos,
         counts=counts,
-        unknown=unknown,
-        spaces=[(str(s.space_id), s.name or str(s.space_id)) for s in found.spaces],
+        unknown=states.count(""),
+        spaces=spaces,
         collections=[
-            (space_id, str(c.collection_id), f"{_space_name(found, space_id)} / {c.name or c.collection_id}")
+            (space_id, str(c.collection_id), f"{space_names.get(space_id, space_id)} / {c.name or c.collection_id}")
             for space_id, colls in found.collections.items()
             for c in colls
         ],
         fresh=needs_syncs,
         now=now,
     )
-
-
-def _space_name(found: Listing, space_id: str) -> str:
-    return next((s.name or space_id for s in found.spaces if str(s.space_id) == space_id), space_id)
 
 
 def matching_rows(*, user, client: AimableClient, query) -> list[Row]:

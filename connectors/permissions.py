@@ -8,6 +8,7 @@ processor. Every URL of the console is classified below, and a test fails when a
 """
 
 import hashlib
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.core.cache import cache
@@ -92,7 +93,23 @@ ALLOWED_POSTS = {
 }
 
 # Of CHANGES, what an operator may do: run syncs. A bulk action only when it is a sync (see refuses).
-OPERATOR_CHANGES = {"sync_trigger", "sync_retry", "sync_cancel", "bulk_start"}
+OPERATOR_CHANGES = frozenset({"sync_trigger", "sync_retry", "sync_cancel", "bulk_start"})
+
+
+@dataclass(frozen=True)
+class RoleRules:
+    """What a role may still change, and how the middleware refuses the rest."""
+
+    may_change: frozenset  # of CHANGES
+    refusal_page: str
+    reason: str  # the audit log's reason for a refusal
+
+
+# Every role but team admin, in precedence order: read-only wins over operator for a member of both groups.
+ROLES = {
+    READ_ONLY_GROUP: RoleRules(frozenset(), "errors/read_only.html", "Read-only access"),
+    OPERATOR_GROUP: RoleRules(OPERATOR_CHANGES, "team/operator_refused.html", "Operator access"),
+}
 
 # GET-only pages (their views refuse other methods), listed so that the classification above is complete.
 READ_PAGES = {
@@ -129,10 +146,20 @@ def role_of(user) -> str:
         return ""
     cached = getattr(user, "_console_role", None)
     if cached is None:
-        names = set(user.groups.filter(name__in=(READ_ONLY_GROUP, OPERATOR_GROUP)).values_list("name", flat=True))
-        cached = next((name for name in (READ_ONLY_GROUP, OPERATOR_GROUP) if name in names), "")
+        cached = role_among(user.groups.filter(name__in=tuple(ROLES)).values_list("name", flat=True))
         user._console_role = cached
     return cached
+
+
+def role_among(group_names) -> str:
+    """The role that group names give: READ_ONLY_GROUP, OPERATOR_GROUP or "" (a team admin)."""
+    names = set(group_names)
+    return next((role for role in ROLES if role in names), "")
+
+
+def forget_role(user) -> None:
+    """Drops role_of's memo, after the user's groups changed."""
+    user.__dict__.pop("_console_role", None)
 
 
 def is_read_only(user) -> bool:
@@ -157,13 +184,13 @@ def sees_every_audit_event(user) -> bool:
     return user.is_staff or user.is_superuser or user.groups.filter(name=AUDITORS_GROUP).exists()
 
 
-def refuses(request, url_name: str, role: str = READ_ONLY_GROUP) -> bool:
-    """Whether this request is a change that a member of ``role`` (READ_ONLY_GROUP or OPERATOR_GROUP) may not make."""
+def refuses(request, url_name: str, role: str) -> bool:
+    """Whether this request is a change that a member of ``role`` (a key of ROLES) may not make."""
     if url_name in REFUSED_PAGES:
         return True
     if request.method in SAFE_METHODS or url_name in ALLOWED_POSTS:
         return False
-    if role == OPERATOR_GROUP and url_name in OPERATOR_CHANGES:
+    if url_name in ROLES[role].may_change:
         return url_name == "bulk_start" and request.POST.get("kind") != "sync"
     return True
 

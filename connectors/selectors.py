@@ -396,9 +396,9 @@ def connector_page(
 MAX_PAGES = 20
 
 
-def _all_pages(read_page) -> list:
+def _all_pages(read_page, max_pages: int = MAX_PAGES) -> list:
     items, offset = [], 0
-    for _ in range(MAX_PAGES):
+    for _ in range(max_pages):
         page = read_page(offset)
         items += page.items
         if not page.has_next or not page.items:
@@ -410,6 +410,24 @@ def _all_pages(read_page) -> list:
 def collections_all(*, client: AimableClient, space_id: str) -> list[Collection]:
     """Every collection of a space, page after page (the overview and the background checks must see them all)."""
     return _all_pages(lambda offset: client.collection_page(space_id, limit=100, offset=offset))
+
+
+def syncs_all(
+    *,
+    client: AimableClient,
+    space_id: str,
+    collection_id: str,
+    connector_id: str,
+    status: str | None = None,
+    max_pages: int = MAX_PAGES,
+) -> list[Sync]:
+    """A connector's syncs, newest first, page after page (at most ``max_pages`` of 100)."""
+    return _all_pages(
+        lambda offset: client.list_syncs(
+            space_id, collection_id, connector_id, limit=100, offset=offset, status=status
+        ),
+        max_pages,
+    )
 
 
 def connectors_all(*, client: AimableClient, space_id: str, collection_id: str) -> list[Connector]:

@@ -22,7 +22,7 @@ from django.utils.http import urlencode
 
 from .audit import audited
 from .models import AuditEvent
-from .permissions import AUDITORS_GROUP, OPERATOR_GROUP, READ_ONLY_GROUP, role_of
+from .permissions import AUDITORS_GROUP, OPERATOR_GROUP, READ_ONLY_GROUP, forget_role, role_among, role_of
 
 ADMIN, OPERATOR, READ_ONLY = "admin", "operator", "read-only"
 ROLE_CHOICES = [
@@ -38,18 +38,20 @@ INVITATION_MAX_AGE = timedelta(days=3)
 _INVITATION_SALT = "connectors.team.invitation"
 
 
-class TeamError(Exception):
-    """A change the team page refuses, with the sentence it shows in place (e.g. the last staff user leaving)."""
+class _Explained(Exception):
+    """A refusal with the sentence the page shows."""
 
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
 
 
-class InvitationInvalid(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class TeamError(_Explained):
+    """A change the team page refuses, shown in place (e.g. the last staff user leaving)."""
+
+
+class InvitationInvalid(_Explained):
+    """An invitation link that cannot be used: expired, used, or not a link."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def member_list() -> list[Member]:
     members = []
     for user in users:
         names = {group.name for group in user.groups.all()}
-        role = READ_ONLY if READ_ONLY_GROUP in names else OPERATOR if OPERATOR_GROUP in names else ADMIN
+        role = _GROUP_ROLES.get(role_among(names), ADMIN)
         members.append(Member(user=user, role=role, auditor=AUDITORS_GROUP in names))
     return members
 
@@ -244,4 +246,4 @@ def _set_groups(user, *, role: str, auditor: bool) -> None:
     if auditor:
         wanted.append(groups[AUDITORS_GROUP])
     user.groups.add(*wanted)
-    user.__dict__.pop("_console_role", None)  # permissions.role_of's per-request memo
+    forget_role(user)

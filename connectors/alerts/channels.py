@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from ..audit import _event, audited
 from ..models import AuditEvent
 from . import targets
 from .delivery import deliver, fan_out
@@ -31,15 +32,9 @@ def target_hint(kind: str, target: str) -> str:
     return target if kind == Channel.Kind.EMAIL else targets.mask_url(target)
 
 
-def _audit(*, user, action: str, channel: Channel, outcome: str = AuditEvent.Outcome.OK, error: str = "") -> None:
-    AuditEvent.objects.create(
-        user=user,
-        username=user.get_username(),
-        action=action,
-        outcome=outcome,
-        error=error,
-        changes={"channel": channel.target_hint, "kind": channel.kind},
-    )
+def _named(channel: Channel) -> dict:
+    """What the audit log records of a channel: its masked hint and kind, never its URL or secret."""
+    return {"channel": channel.target_hint, "kind": channel.kind}
 
 
 def channel_list(*, user):
@@ -61,31 +56,29 @@ def channel_add(*, user, kind: str, target: str) -> tuple[Channel, str]:
     """Adds a channel, sent to by every watch of the user (each watch's channels can be changed after); for a
     webhook, also returns its new signing secret (shown once), else ""."""
     secret = new_secret() if kind == Channel.Kind.WEBHOOK else ""
-    with transaction.atomic():
+    with transaction.atomic(), audited(user=user, action=AuditEvent.Action.CHANNEL_ADD) as event:
         channel = Channel.objects.create(
             user=user, kind=kind, target=target, target_hint=target_hint(kind, target), secret=secret
         )
         channel.watches.add(*user.watches.all())
-        _audit(user=user, action=AuditEvent.Action.CHANNEL_ADD, channel=channel)
+        event.changes = _named(channel)
     return channel, secret
 
 
 def channel_remove(*, user, channel: Channel) -> None:
     """Removes the channel; its deliveries stay, with the masked hint, on the Notifications page."""
-    with transaction.atomic():
-        _audit(user=user, action=AuditEvent.Action.CHANNEL_REMOVE, channel=channel)
+    with transaction.atomic(), audited(user=user, action=AuditEvent.Action.CHANNEL_REMOVE, changes=_named(channel)):
         channel.delete()
 
 
 def channel_rotate_secret(*, user, channel: Channel) -> str:
     """A new signing secret (shown once); the previous one is still signed with, and valid, for 24 hours."""
     secret = new_secret()
-    with transaction.atomic():
+    with transaction.atomic(), audited(user=user, action=AuditEvent.Action.CHANNEL_ROTATE, changes=_named(channel)):
         channel.previous_secret = channel.secret
         channel.previous_secret_expires_at = timezone.now() + PREVIOUS_SECRET_VALID
         channel.secret = secret
         channel.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
-        _audit(user=user, action=AuditEvent.Action.CHANNEL_ROTATE, channel=channel)
     return secret
 
 
@@ -103,11 +96,11 @@ def channel_send_test(*, user, channel: Channel) -> Delivery:
     deliver(delivery.pk)
     delivery.refresh_from_db()
     ok = delivery.state == Delivery.State.SENT
-    _audit(
+    _event(  # the outcome is the delivery's, not an exception's: recorded as it is, not through audited()
         user=user,
         action=AuditEvent.Action.CHANNEL_TEST,
-        channel=channel,
+        changes=_named(channel),
         outcome=AuditEvent.Outcome.OK if ok else AuditEvent.Outcome.ERROR,
         error="" if ok else delivery.last_error,
-    )
+    ).save()
     return delivery

@@ -26,10 +26,9 @@ from .. import selectors
 from ..aimable import errors
 from ..aimable.client import AimableClient
 from ..aimable.types import Connector
-from ..models import ApiKey
 from ..naming import names_for
 from ..providers import get_provider
-from ..upstream import client_with_key, credential_fingerprint
+from ..upstream import ApiKeyMissing, client_for
 from . import health
 from .models import CheckRound, ConnectorHealth, ConnectorSettings, Watch
 from .notify import notify
@@ -152,25 +151,22 @@ def check_watches(*, now: dt.datetime | None = None) -> dict:
     by_user: dict[int, list[Watch]] = defaultdict(list)
     for watch in watches:
         by_user[watch.user_id].append(watch)
-    keys = {key.user_id: key for key in ApiKey.objects.filter(user_id__in=by_user)}
     reads_count = Counter()
     all_reads: dict[int, Reads] = {}
     for user_id, user_watches in by_user.items():
-        key = keys.get(user_id)
-        if key is None or not key.usable:
+        try:
+            all_reads[user_id] = Reads(client=client_for(user_watches[0].user))
+        except ApiKeyMissing:
             _pause(user_watches, Watch.Paused.KEY_MISSING)
-            continue
-        client = client_with_key(key.secret, key.auth_scheme)
-        client.cache_fingerprint = credential_fingerprint(
-            key.secret, key.auth_scheme, version=f"{key.pk}:{key.updated_at.isoformat()}"
-        )
-        all_reads[user_id] = Reads(client=client)
 
     with ThreadPoolExecutor(max_workers=max(1, settings.ALERTS_CONCURRENCY)) as pool:
         _read_all(pool, by_user, all_reads, reads_count)
 
     alerts = connectors_checked = 0
     freshness = _freshness()
+    healths: dict[int, dict[str, ConnectorHealth]] = defaultdict(dict)  # watch -> connector id -> its health row
+    for row in ConnectorHealth.objects.filter(watch__in=[w for uid in all_reads for w in by_user[uid]]):
+        healths[row.watch_id][row.connector_id] = row
     for user_id, reads in all_reads.items():
         user_watches = by_user[user_id]
         if reads.rejected is not None:
@@ -180,7 +176,9 @@ def check_watches(*, now: dt.datetime | None = None) -> dict:
         # connector's own, then its collection's, then its space's) speaks for the connector, with its channels.
         claimed: set[str] = set()
         for watch in sorted(user_watches, key=lambda w: (SPECIFICITY[w.scope], w.pk)):
-            made, checked = _check_watch(watch, reads, now=now, freshness=freshness, claimed=claimed)
+            made, checked = _check_watch(
+                watch, reads, now=now, freshness=freshness, claimed=claimed, existing=healths[watch.pk]
+            )
             alerts += made
             connectors_checked += checked
     return {
@@ -279,9 +277,12 @@ def _freshness() -> dict[str, dt.timedelta]:
     }
 
 
-def _check_watch(watch: Watch, reads: Reads, *, now, freshness, claimed: set[str]) -> tuple[int, int]:
+def _check_watch(
+    watch: Watch, reads: Reads, *, now, freshness, claimed: set[str], existing: dict[str, ConnectorHealth]
+) -> tuple[int, int]:
     """Health and alerts for one watch's connectors, except those a narrower watch of the same admin speaks for
-    (``claimed``, which this adds to). Returns (alerts made, connectors checked)."""
+    (``claimed``, which this adds to). ``existing``: the watch's health rows by connector id, read before the round
+    (a connector without one gets one here). Returns (alerts made, connectors checked)."""
     space = str(watch.space_id)
     if watch.scope == Watch.Scope.SPACE:
         error = reads.failed.get(("space", space))
@@ -305,7 +306,6 @@ def _check_watch(watch: Watch, reads: Reads, *, now, freshness, claimed: set[str
 
     connectors = [(space_id, coll, c) for space_id, coll, c in connectors if c.id not in claimed]
     claimed.update(c.id for _, _, c in connectors)
-    existing = {h.connector_id: h for h in ConnectorHealth.objects.filter(watch=watch)}
     made = checked = 0
     for space_id, collection_id, connector in connectors:
         syncs = reads.syncs.get(connector.id)

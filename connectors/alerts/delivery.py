@@ -25,6 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from standardwebhooks.webhooks import Webhook
 
 from ..aimable.types import is_path_id, is_uuid
+from ..audit import _event
 from ..models import AuditEvent
 from ..providers import get_provider
 from . import targets
@@ -161,9 +162,8 @@ def _attempt(delivery: Delivery) -> str | None:
 
 def _audit(delivery: Delivery, *, ok: bool, error: str) -> None:
     alert = delivery.alert
-    AuditEvent.objects.create(
+    _event(
         user=alert.user,
-        username=alert.user.get_username(),
         action=AuditEvent.Action.ALERT_DELIVERY,
         space_id=alert.space_id,
         collection_id=alert.collection_id,
@@ -172,7 +172,7 @@ def _audit(delivery: Delivery, *, ok: bool, error: str) -> None:
         outcome=AuditEvent.Outcome.OK if ok else AuditEvent.Outcome.ERROR,
         error=error,
         changes={"kind": alert.kind, "channel": delivery.channel_hint, "attempt": delivery.attempts},
-    )
+    ).save()
 
 
 # ----- What an alert says -----------------------------------------------------------------------------------------

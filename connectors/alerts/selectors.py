@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch
 
+from ..naming import settings_for
 from .models import Alert, ConnectorHealth, ConnectorSettings, Delivery, Schedule, Watch
 
 NOTIFICATIONS_LIMIT = 50
@@ -83,9 +84,7 @@ def user_watch(user, pk: int) -> Watch | None:
 
 def connector_settings(connector_id: str) -> ConnectorSettings:
     """The connector's team-wide settings; the defaults (not saved) when nobody changed them."""
-    return ConnectorSettings.objects.filter(connector_id=connector_id).first() or ConnectorSettings(
-        connector_id=connector_id
-    )
+    return settings_for(connector_id) or ConnectorSettings(connector_id=connector_id)
 
 
 def schedule_for(connector_id: str) -> Schedule | None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..audit import audited
 from ..models import AuditEvent
+from . import selectors
 from .models import Alert, Channel, ConnectorSettings, Schedule, Watch
 from .pausing import pause_for_key_change
 from .schedules import first_run_at
@@ -103,8 +104,7 @@ def watches_pause_for_key(*, user, reason: str) -> int:
 
 def freshness_set(*, user, space_id, collection_id, connector_id: str, hours: int) -> ConnectorSettings:
     """After how many hours without a successful sync the connector counts as stale (team-wide)."""
-    current = ConnectorSettings.objects.filter(connector_id=connector_id).first()
-    before = current.freshness_hours if current else ConnectorSettings._meta.get_field("freshness_hours").default
+    before = selectors.connector_settings(connector_id).freshness_hours  # the default when nobody changed it
     changes = {"freshness_hours": {"from": before, "to": int(hours)}}
     ids = {"space_id": _uuid(space_id), "collection_id": _uuid(collection_id)}
     with audited(user=user, action=Action.FRESHNESS_UPDATE, connector_id=connector_id, changes=changes, **ids):
@@ -131,7 +131,7 @@ def schedule_set(
     every_hours = every_hours if kind == Schedule.Kind.EVERY else None
     daily_at = daily_at if kind == Schedule.Kind.DAILY else None
     tz = tz if kind == Schedule.Kind.DAILY else "UTC"
-    current = Schedule.objects.filter(connector_id=connector_id).first()
+    current = selectors.schedule_for(connector_id)
     ids = {"space_id": _uuid(space_id), "collection_id": _uuid(collection_id)}
     values = {
         **ids,
@@ -159,7 +159,7 @@ def schedule_set(
 
 def schedule_clear(*, user, connector_id: str) -> None:
     """Removes the connector's schedule, if it has one."""
-    current = Schedule.objects.filter(connector_id=connector_id).first()
+    current = selectors.schedule_for(connector_id)
     if current is None:
         return
     with audited(

@@ -98,13 +98,13 @@ def timezone_select(field) -> SafeString:
     body = "".join(options.values())
     if chosen:
         body = body.replace(chosen, chosen.replace("<option ", "<option selected ", 1), 1)
-    invalid = ' aria-invalid="true"' if field.errors else ""
-    return SafeString(
-        str(html_format('<select name="{}" id="{}" aria-label="Timezone"', field.html_name, field.auto_id))
-        + invalid
-        + ">"
-        + body
-        + "</select>"
+    invalid = SafeString(' aria-invalid="true"') if field.errors else ""
+    return html_format(
+        '<select name="{}" id="{}" aria-label="Timezone"{}>{}</select>',
+        field.html_name,
+        field.auto_id,
+        invalid,
+        SafeString(body),
     )
 
 

@@ -9,19 +9,27 @@ from ..audit import change_lines
 from ..models import AuditEvent
 
 
-@require_safe
-def audit_log(request):
-    username = request.GET.get("user", "").strip()
-    connector_id = request.GET.get("connector", "").strip()
-    action = request.GET.get("action", "")
-    outcome = request.GET.get("outcome", "")
+def _audit_log(request) -> tuple[dict, selectors.AuditLog]:
+    """The filters in the query string, and the events they select: the page's and its CSV's alike."""
+    filters = {
+        "user": request.GET.get("user", "").strip(),
+        "connector": request.GET.get("connector", "").strip(),
+        "action": request.GET.get("action", ""),
+        "outcome": request.GET.get("outcome", ""),
+    }
     log = selectors.audit_events(
         user=request.user,
-        username=username,
-        connector_id=connector_id,
-        action=action,
-        outcome=outcome,
+        username=filters["user"],
+        connector_id=filters["connector"],
+        action=filters["action"],
+        outcome=filters["outcome"],
     )
+    return filters, log
+
+
+@require_safe
+def audit_log(request):
+    filters, log = _audit_log(request)
     page = Paginator(log.events, 50).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     names = naming.names_for({e.connector_id for e in page.object_list if e.connector_id})  # one query per page
@@ -48,7 +56,7 @@ def audit_log(request):
             "usernames": log.usernames,
             "actions": AuditEvent.Action.choices,
             "outcomes": AuditEvent.Outcome.choices,
-            "filters": {"user": username, "connector": connector_id, "action": action, "outcome": outcome},
+            "filters": filters,
             "query": query.urlencode(),
         },
     )
@@ -57,11 +65,5 @@ def audit_log(request):
 @require_safe
 def audit_csv(request):
     """The audit log with its filters, as CSV (every matching event, not one page)."""
-    log = selectors.audit_events(
-        user=request.user,
-        username=request.GET.get("user", "").strip(),
-        connector_id=request.GET.get("connector", "").strip(),
-        action=request.GET.get("action", ""),
-        outcome=request.GET.get("outcome", ""),
-    )
+    _, log = _audit_log(request)
     return csv_export.audit_csv(log.events)

@@ -368,28 +368,29 @@ def _scope_rows(provider, scope_config: dict) -> list[dict]:
 @connector_view
 def connector_detail(request, page: ConnectorPage):
     if request.htmx:  # the syncs panel, loaded after the page: no need to read the connector again
-        panel = {**page.ids, "panel_error": None, "recent": [], "latest": None, "has_more": False}
+        panel = {**page.ids, "panel_error": None, "recent": [], "latest": None}
         try:
             recent = selectors.sync_recent(client=page.client, **page.ids)
         except errors.InPlaceError as exc:
             panel["panel_error"] = exc
         else:
             latest = retry_context(page, status_context(page, recent.latest)) if recent.latest else None
-            panel.update({"recent": recent.recent, "has_more": recent.has_more, "latest": latest})
+            panel.update({"recent": recent.recent, "latest": latest})
         return render_page(request, "connectors/connector_detail.html", panel, partial="syncs_panel")
 
     context = page.context()
     connector, provider = context["connector"], context["provider"]
     scope_config = connector.scope_config or {}
+    panel = alert_selectors.connector_panel(connector_id=page.connector_id)  # health, freshness, schedule
+    named = panel["connector_settings"]  # the same row as the team's name: not read twice
     context.update(
         {
-            "connector_named": naming.settings_for(page.connector_id),
+            "connector_named": named if named.pk else None,
             "scope_rows": _scope_rows(provider, scope_config),
             "other_scope": {k: v for k, v in scope_config.items() if k not in provider.scope_keys},
             "extra_fields": {k: v for k, v in connector.raw.items() if k not in _SHOWN_FIELDS},
         }
     )
-    panel = alert_selectors.connector_panel(connector_id=page.connector_id)  # health, freshness, schedule
     context.update({**panel, **panel_forms(panel)})
     history = selectors.sync_history(client=page.client, **page.ids)  # the chart's 30 syncs, one read
     context["chart"] = charts.SyncChart(history)
@@ -406,7 +407,7 @@ def connector_detail(request, page: ConnectorPage):
 def sync_chart(request, page: ConnectorPage):
     """The sync history chart alone: the page's chart asks for it when a sync finishes, and while one runs."""
     chart = charts.SyncChart(selectors.sync_history(client=page.client, **page.ids))
-    return render_page(request, "connectors/_sync_chart.html", {**page.ids, "chart": chart})
+    return render_page(request, "connectors/connector_detail.html#sync_chart", {**page.ids, "chart": chart})
 
 
 @sensitive_variables(*SECRET_VARIABLES)

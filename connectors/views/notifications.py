@@ -11,24 +11,16 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from ..alerts import selectors, services
 from ..alerts.channels import channel_context
 from ..alerts.page_forms import FreshnessForm, ScheduleForm, WatchForm, WatchTargetForm, panel_forms
 from .base import ConnectorPage, connector_view, render_page
+from .syncs import local_next
 
 OUTBOX_FILES = 50
 OUTBOX_MAX_BYTES = 256 * 1024
-
-
-def _local_next(request, default: str) -> str:
-    """The page a form came from, when it is a page of this site."""
-    target = request.POST.get("next", "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
 
 
 def _own_watch(request, pk: int):
@@ -36,6 +28,15 @@ def _own_watch(request, pk: int):
     if watch is None:
         raise Http404("No such watch.")
     return watch
+
+
+def _back(request):
+    """Where a watch form returns to: the page it came from, else the Notifications page."""
+    return redirect(local_next(request, reverse("notifications")))
+
+
+def _watch_name(watch) -> str:
+    return watch.label or watch.get_scope_display().lower()
 
 
 @require_safe
@@ -59,35 +60,36 @@ def notifications(request):
 @require_POST
 def notifications_read(request):
     services.alerts_mark_read(user=request.user)
-    return redirect(_local_next(request, reverse("notifications")))
+    return _back(request)
 
 
 @require_POST
 def watch_add(request):
     form = WatchTargetForm(request.POST)
-    back = _local_next(request, reverse("notifications"))
     if not form.is_valid():
         messages.error(request, "That cannot be watched.")
-        return redirect(back)
+        return _back(request)
     watch = services.watch_add(user=request.user, **form.cleaned_data)
-    messages.success(request, f"Watching {watch.label or watch.get_scope_display().lower()}.")
-    return redirect(back)
+    messages.success(request, f"Watching {_watch_name(watch)}.")
+    return _back(request)
+
+
+def _apply_to_watch(request, pk: int, service, done: str):
+    """Applies one service to one of the user's watches and says so ("Stopped watching <it>.")."""
+    watch = _own_watch(request, pk)
+    service(user=request.user, watch=watch)
+    messages.success(request, f"{done} {_watch_name(watch)}.")
+    return _back(request)
 
 
 @require_POST
 def watch_remove(request, pk: int):
-    watch = _own_watch(request, pk)
-    services.watch_remove(user=request.user, watch=watch)
-    messages.success(request, f"Stopped watching {watch.label or watch.get_scope_display().lower()}.")
-    return redirect(_local_next(request, reverse("notifications")))
+    return _apply_to_watch(request, pk, services.watch_remove, "Stopped watching")
 
 
 @require_POST
 def watch_resume(request, pk: int):
-    watch = _own_watch(request, pk)
-    services.watch_resume(user=request.user, watch=watch)
-    messages.success(request, f"Resumed watching {watch.label or watch.get_scope_display().lower()}.")
-    return redirect(_local_next(request, reverse("notifications")))
+    return _apply_to_watch(request, pk, services.watch_resume, "Resumed watching")
 
 
 @require_POST
@@ -100,7 +102,7 @@ def watch_update(request, pk: int):
     else:
         services.watch_update(user=request.user, watch=watch, **form.cleaned_data)
         messages.success(request, "Watch saved.")
-    return redirect(_local_next(request, reverse("notifications")))
+    return _back(request)
 
 
 def _render_settings(request, page: ConnectorPage, *, freshness_form=None, schedule_form=None):

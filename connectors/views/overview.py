@@ -104,13 +104,37 @@ def freshness_cell(result: selectors.OverviewResult, row: selectors.Row) -> Safe
 _ROW = (
     '<tr id="{}">{}<td>{}{}</td><td class="small" data-label="Where"><a href="{}">{}</a></td>'
     '<td data-label="Provider"><img src="{}" alt="" width="20" height="20" class="icon"> {}</td>'
-    '<td data-label="Status">{}</td><td id="{}-sync" data-label="Latest sync">{}</td>'
-    '<td id="{}-success" data-label="Last success">{}</td><td id="{}-fresh" data-label="Freshness">{}</td></tr>'
+    '<td data-label="Status">{}</td>{}</tr>'
 )
+# A row's three sync cells: in its row, and again (out of band, by id) when the cells request fills them.
+_SYNC_CELLS = (
+    '<td id="{}-sync"{} data-label="Latest sync">{}</td>'
+    '<td id="{}-success"{} data-label="Last success">{}</td>'
+    '<td id="{}-fresh"{} data-label="Freshness">{}</td>'
+)
+_OOB = SafeString(' hx-swap-oob="true"')
 _CHECKBOX = (
     '<td class="card-select"><input type="checkbox" name="item" value="{}" form="bulk-form" '
     'aria-label="Select {}"></td>'
 )
+
+
+def _sync_cells_html(
+    result: selectors.OverviewResult, row: selectors.Row, connector_url: str, *, oob: bool
+) -> SafeString:
+    swap = _OOB if oob else ""
+    return html_format(
+        _SYNC_CELLS,
+        row.dom_id,
+        swap,
+        latest_cell(result, row, connector_url),
+        row.dom_id,
+        swap,
+        success_cell(result, row),
+        row.dom_id,
+        swap,
+        freshness_cell(result, row),
+    )
 
 
 def overview_rows_html(result: selectors.OverviewResult, *, read_only: bool) -> list[SafeString]:
@@ -138,12 +162,7 @@ def overview_rows_html(result: selectors.OverviewResult, *, read_only: bool) -> 
                 icons[provider.icon],
                 row.provider_name,
                 badge_html(row.status or "unknown"),
-                row.dom_id,
-                latest_cell(result, row, connector_url),
-                row.dom_id,
-                success_cell(result, row),
-                row.dom_id,
-                freshness_cell(result, row),
+                _sync_cells_html(result, row, connector_url, oob=False),
             )
         )
     return rows
@@ -152,22 +171,11 @@ def overview_rows_html(result: selectors.OverviewResult, *, read_only: bool) -> 
 def _cells_html(result: selectors.OverviewResult) -> SafeString:
     """Every shown row's three sync cells, each swapped in place by its id (out of band)."""
     collection_url = _collection_urls()
-    parts = []
-    for row in result.rows:
-        parts.append(
-            html_format(
-                '<td id="{}-sync" hx-swap-oob="true" data-label="Latest sync">{}</td>'
-                '<td id="{}-success" hx-swap-oob="true" data-label="Last success">{}</td>'
-                '<td id="{}-fresh" hx-swap-oob="true" data-label="Freshness">{}</td>',
-                row.dom_id,
-                latest_cell(result, row, _connector_url(collection_url(row), row)),
-                row.dom_id,
-                success_cell(result, row),
-                row.dom_id,
-                freshness_cell(result, row),
-            )
+    return SafeString(
+        "".join(
+            _sync_cells_html(result, row, _connector_url(collection_url(row), row), oob=True) for row in result.rows
         )
-    return SafeString("".join(parts))
+    )
 
 
 def _form_context(request, filters: selectors.Filters) -> dict:

@@ -48,7 +48,7 @@ def _render_status(request, template: str, context: dict, *, partial: str | None
     if request.htmx and not context["polling"]:
         response.status_code = HTMX_STOP_POLLING  # 286: htmx stops this poll for good
         if context.get("sync") is not None and context["sync"].is_terminal:
-            response["HX-Trigger"] = "sync-finished"  # the connector page's chart redraws (_sync_chart.html)
+            response["HX-Trigger"] = "sync-finished"  # the connector page's chart redraws (its sync_chart partial)
     return response
 
 

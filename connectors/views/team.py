@@ -2,7 +2,7 @@
 and the invitation link's page, where an invitee chooses their password. Every change goes through connectors.team
 (audited); a refusal it explains (TeamError) is shown in place."""
 
-from functools import wraps
+from functools import partial, wraps
 
 from django import forms
 from django.conf import settings
@@ -103,6 +103,17 @@ def team_invite(request):
     return redirect("team")
 
 
+def _change_member(request, change, *, done: str):
+    """Makes ``change`` (a connectors.team service taking ``by``) and says how it went; a TeamError is shown as is."""
+    try:
+        change(by=request.user)
+    except team.TeamError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("team")
+
+
 @require_POST
 @staff_only
 def team_member_update(request, pk: int):
@@ -111,13 +122,11 @@ def team_member_update(request, pk: int):
     if not form.is_valid():
         messages.error(request, f"Choose a role for {member.get_username()}.")
         return redirect("team")
-    try:
-        team.team_member_update(by=request.user, member=member, **form.cleaned_data)
-    except team.TeamError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Saved {member.get_username()}'s access.")
-    return redirect("team")
+    return _change_member(
+        request,
+        partial(team.team_member_update, member=member, **form.cleaned_data),
+        done=f"Saved {member.get_username()}'s access.",
+    )
 
 
 @require_POST
@@ -125,32 +134,22 @@ def team_member_update(request, pk: int):
 def team_member_deactivate(request, pk: int):
     """Deactivates a member; for one who never accepted their invitation, that is "Revoke invitation"."""
     member = _member(pk)
-    invited = not member.has_usable_password()
-    try:
-        team.team_member_deactivate(by=request.user, member=member)
-    except team.TeamError as exc:
-        messages.error(request, exc.message)
+    if member.has_usable_password():
+        done = f"{member.get_username()} is deactivated and signed out everywhere."
     else:
-        messages.success(
-            request,
-            f"The invitation to {member.get_username()} is revoked: its link no longer works."
-            if invited
-            else f"{member.get_username()} is deactivated and signed out everywhere.",
-        )
-    return redirect("team")
+        done = f"The invitation to {member.get_username()} is revoked: its link no longer works."
+    return _change_member(request, partial(team.team_member_deactivate, member=member), done=done)
 
 
 @require_POST
 @staff_only
 def team_member_reactivate(request, pk: int):
     member = _member(pk)
-    try:
-        team.team_member_reactivate(by=request.user, member=member)
-    except team.TeamError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{member.get_username()} can sign in again.")
-    return redirect("team")
+    return _change_member(
+        request,
+        partial(team.team_member_reactivate, member=member),
+        done=f"{member.get_username()} can sign in again.",
+    )
 
 
 @login_not_required

@@ -3,49 +3,17 @@ else: no button for it, every other change refused with a 403 page and audited a
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test import Client
 from django.urls import reverse
 
 from connectors.models import AuditEvent, BulkAction
 from connectors.permissions import OPERATOR_GROUP, is_operator
-from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
-from tests.conftest import store_key
-from tests.oauth.conftest import sandbox_oauth_settings
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID
+from tests.security.conftest import CONNECTOR, CONNECTOR_CHANGES, IDS, A, running_sync_id, sync_started
 from tests.views.helpers import HTMX, upstream_writes
 
 pytestmark = pytest.mark.django_db
 
-IDS = [DEMO_SPACE_ID, DEMO_COLLECTION_ID]
-CONNECTOR = [*IDS, DRIVE_CONNECTOR_ID]
 DRIVE_ITEM = f"{DEMO_SPACE_ID}:{DEMO_COLLECTION_ID}:{DRIVE_CONNECTOR_ID}"
-A = AuditEvent.Action
-
-
-@pytest.fixture
-def operator_user(django_user_model):
-    olive = django_user_model.objects.create_user("olive", password="correct-horse-battery")
-    # A migration makes the group; get_or_create because browser tests (live_server) flush every table after them.
-    olive.groups.add(Group.objects.get_or_create(name=OPERATOR_GROUP)[0])
-    return olive
-
-
-@pytest.fixture
-def operator_client(operator_user, sandbox_api):
-    """olive, an operator, signed in with the sandbox's all-spaces key."""
-    store_key(operator_user, sandbox_api.admin_key)
-    client = Client()
-    client.force_login(operator_user)
-    return client
-
-
-@pytest.fixture
-def oauth_configured(settings, sandbox_api):
-    settings.OAUTH_PROVIDERS = sandbox_oauth_settings(sandbox_api.url)
-
-
-def sync_started(response) -> str:
-    assert response.status_code == 302, response.status_code
-    return response["Location"].rstrip("/").rsplit("/", 1)[-1]
 
 
 def test_operators_sync_cancel_and_retry_against_the_sandbox(operator_client, operator_user, sandbox_api):
@@ -72,36 +40,7 @@ def test_operators_may_sync_in_bulk(operator_client, sandbox_api):
 
 # Every change an operator may not make: (label, URL, method, data, the action the audit log records).
 REFUSED = [
-    (
-        "create",
-        reverse("connector_create", args=IDS),
-        "post",
-        {"provider": "google-drive", "access_token": "ya29.x", "scope_folder_ids": "f1"},
-        A.CONNECTOR_CREATE,
-    ),
-    ("edit", reverse("connector_edit", args=CONNECTOR), "post", {"status": "paused"}, A.CONNECTOR_UPDATE),
-    ("delete", reverse("connector_delete", args=CONNECTOR), "post", {}, A.CONNECTOR_DELETE),
-    (
-        "scope",
-        reverse("connector_browse", args=CONNECTOR),
-        "post",
-        {"seen:folder_ids": ENGINEERING_FOLDER_ID, "save": "1"},
-        A.SCOPE_UPDATE,
-    ),
-    (
-        "reconnect",
-        reverse("oauth_start", args=["google-drive"]),
-        "post",
-        {"next": reverse("connector_detail", args=CONNECTOR)},
-        A.CREDENTIAL_UPDATE,
-    ),
-    (
-        "callback",
-        reverse("oauth_callback", args=["google-drive"]) + "?code=c&state=s",
-        "get",
-        None,
-        A.CREDENTIAL_UPDATE,
-    ),
+    *((label, *CONNECTOR_CHANGES[label]) for label in ("create", "edit", "delete", "scope", "reconnect", "callback")),
     (
         "schedule",
         reverse("connector_schedule", args=CONNECTOR),
@@ -181,9 +120,7 @@ def seen_pages(client, sync_id) -> str:
 
 
 def test_operators_see_sync_controls_and_no_other_change_buttons(operator_client, admin_client, oauth_configured):
-    sync_id = sync_started(
-        admin_client.post(reverse("sync_trigger", args=CONNECTOR), {"provider_slug": "google-drive"})
-    )
+    sync_id = running_sync_id(admin_client)
     seen = seen_pages(operator_client, sync_id)
     assert [b for b in HIDDEN if b in seen] == []
     assert [b for b in SHOWN if b not in seen] == []

@@ -10,33 +10,17 @@ from connectors.models import ApiKey, AuditEvent
 from connectors.permissions import ALLOWED_POSTS, CHANGES, READ_PAGES
 from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, ENGINEERING_FOLDER_ID
 from tests.conftest import _clear_cache
-from tests.oauth.conftest import sandbox_oauth_settings
+from tests.security.conftest import CONNECTOR, CONNECTOR_CHANGES, IDS, A, running_sync_id
 from tests.views.helpers import HTMX, upstream_writes
 
 pytestmark = pytest.mark.django_db
 
-IDS = [DEMO_SPACE_ID, DEMO_COLLECTION_ID]
-CONNECTOR = [*IDS, DRIVE_CONNECTOR_ID]
-A = AuditEvent.Action
-
 # Every change the console offers: (label, URL, method, data, the action the audit log records).
 CHANGE_REQUESTS = [
-    (
-        "create",
-        reverse("connector_create", args=IDS),
-        "post",
-        {"provider": "google-drive", "access_token": "ya29.x", "scope_folder_ids": "f1"},
-        A.CONNECTOR_CREATE,
-    ),
-    ("edit", reverse("connector_edit", args=CONNECTOR), "post", {"status": "paused"}, A.CONNECTOR_UPDATE),
-    ("delete", reverse("connector_delete", args=CONNECTOR), "post", {}, A.CONNECTOR_DELETE),
-    (
-        "browse-save",
-        reverse("connector_browse", args=CONNECTOR),
-        "post",
-        {"seen:folder_ids": ENGINEERING_FOLDER_ID, "save": "1"},
-        A.SCOPE_UPDATE,
-    ),
+    ("create", *CONNECTOR_CHANGES["create"]),
+    ("edit", *CONNECTOR_CHANGES["edit"]),
+    ("delete", *CONNECTOR_CHANGES["delete"]),
+    ("browse-save", *CONNECTOR_CHANGES["scope"]),
     (
         "browse-diff",
         reverse("connector_browse", args=CONNECTOR),
@@ -54,26 +38,9 @@ CHANGE_REQUESTS = [
         {"next": reverse("connector_create", args=IDS)},
         A.CONNECTOR_CREATE,
     ),
-    (
-        "reconnect",
-        reverse("oauth_start", args=["google-drive"]),
-        "post",
-        {"next": reverse("connector_detail", args=CONNECTOR)},
-        A.CREDENTIAL_UPDATE,
-    ),
-    (
-        "callback",
-        reverse("oauth_callback", args=["google-drive"]) + "?code=c&state=s",
-        "get",
-        None,
-        A.CREDENTIAL_UPDATE,
-    ),
+    ("reconnect", *CONNECTOR_CHANGES["reconnect"]),
+    ("callback", *CONNECTOR_CHANGES["callback"]),
 ]
-
-
-@pytest.fixture
-def oauth_configured(settings, sandbox_api):
-    settings.OAUTH_PROVIDERS = sandbox_oauth_settings(sandbox_api.url)
 
 
 @pytest.mark.parametrize(
@@ -150,12 +117,6 @@ CHANGE_BUTTONS = [
     "hx-post",
     'method="post" action="/spaces',
 ]
-
-
-def running_sync_id(admin_client) -> str:
-    response = admin_client.post(reverse("sync_trigger", args=CONNECTOR), {"provider_slug": "google-drive"})
-    assert response.status_code == 302
-    return response["Location"].rstrip("/").rsplit("/", 1)[-1]
 
 
 # Pages htmx asks for a part of: the same URL answers with that part.
