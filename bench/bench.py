@@ -144,7 +144,7 @@ class Stack:
         # As the Procfile runs it.
         self.procs.append(
             subprocess.Popen(
-                [gunicorn, "console.wsgi", "--config", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
+                [gunicorn, "console.wsgi", "--config", "gunicorn.conf.py"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=subprocess.DEVNULL,

@@ -1,5 +1,7 @@
 """An encrypted text field: MultiFernet keyed by settings.FIELD_ENCRYPTION_KEYS (first encrypts, all decrypt)."""
 
+import threading
+import time
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -46,6 +48,32 @@ def rotate(token: str) -> str:
         raise DecryptionError("A stored secret cannot be decrypted with the configured keys") from None
 
 
+# Stored secrets read again within a minute are not decrypted again: every request reads its user's API key, and
+# Fernet's HMAC and AES cost about as much as the query. Keyed by the stored token itself (a new value, even the same
+# secret saved again, is a new token) and by the configured keys (once a key is retired, tokens are decrypted, or
+# refused, afresh); the database still holds tokens only. A plaintext is served from this process-local memo for
+# DECRYPTED_SECONDS after it was decrypted, and dropped at the next decryption after that.
+DECRYPTED_SECONDS = 60
+DECRYPTED_MAX = 512
+_decrypted: dict[tuple, tuple[str, float]] = {}
+_decrypted_lock = threading.Lock()
+
+
+def _decrypt_stored(token: str) -> str:
+    memo_key, now = (token, tuple(settings.FIELD_ENCRYPTION_KEYS)), time.monotonic()
+    hit = _decrypted.get(memo_key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    plaintext = decrypt(token)
+    with _decrypted_lock:
+        for expired in [k for k, (_, until) in _decrypted.items() if until <= now]:
+            del _decrypted[expired]
+        if len(_decrypted) >= DECRYPTED_MAX:
+            _decrypted.clear()
+        _decrypted[memo_key] = (plaintext, now + DECRYPTED_SECONDS)
+    return plaintext
+
+
 class EncryptedTextField(models.TextField):
     """Holds a secret; the database only ever sees the Fernet token.
 
@@ -59,7 +87,7 @@ class EncryptedTextField(models.TextField):
         if value is None:
             return None
         try:
-            return decrypt(value)
+            return _decrypt_stored(value)
         except DecryptionError:
             return None
 

@@ -43,21 +43,24 @@ def _key(fp, *parts):
     return "sync:" + fp + ":" + ":".join(parts)
 
 
-def _cached_read(fp: str, parts: tuple[str, ...], fetch):
+def _cached_read(fp: str, parts: tuple[str, ...], fetch, *, also: tuple[str, ...] = ()):
     """The cached value while it is fresh; else one upstream read (single flight across processes); while
-    another request is already reading, the last copy (at most one interval old).
+    another request is already reading, the last copy (at most one interval old). ``also``: other cache keys read in
+    the same round trip (their values come back second, by key).
 
     Freshness is judged by the time stored with the value, not by the cache's expiry, which Redis counts in whole
-    seconds.
+    seconds. A fresh read costs one round trip to the cache; a refresh four (the read, the lock, the new copy, the
+    unlock), around the upstream call.
     """
     key, now = _key(fp, *parts), time.time()
-    entry = cache.get(key)
+    found = cache.get_many([key, *also])
+    entry = found.pop(key, None)
     if entry is not None and (entry["raw"].get("__terminal__") or now - entry["at"] < settings.SYNC_CACHE_SECONDS):
-        return entry["raw"]
+        return entry["raw"], found
     lock_key = "sync-lock:" + key
     locked = cache.add(lock_key, 1, LOCK_SECONDS)
     if not locked and entry is not None:
-        return entry["raw"]
+        return entry["raw"], found
     try:
         raw = fetch()
     finally:
@@ -65,7 +68,7 @@ def _cached_read(fp: str, parts: tuple[str, ...], fetch):
             cache.delete(lock_key)
     # A finished sync never changes; a running one is kept for the "reconnecting" view.
     cache.set(key, {"raw": raw, "at": time.time()}, TERMINAL_SECONDS if raw.get("__terminal__") else STALE_SECONDS)
-    return raw
+    return raw, found
 
 
 def _last_copy(fp: str, *parts: str):
@@ -86,12 +89,26 @@ def _unpack(raw: dict) -> Sync | None:
 
 
 def sync_get(*, client, fingerprint, space_id, collection_id, connector_id, sync_id) -> Sync:
-    raw = _cached_read(
+    return _sync_get_with_progress(
+        client=client,
+        fingerprint=fingerprint,
+        space_id=space_id,
+        collection_id=collection_id,
+        connector_id=connector_id,
+        sync_id=sync_id,
+    )[0]
+
+
+def _sync_get_with_progress(*, client, fingerprint, space_id, collection_id, connector_id, sync_id):
+    """The sync (sync_get) and what the progress tracker last saw of it, in one round trip to the cache."""
+    progress_key = _progress_key(fingerprint, sync_id)
+    raw, found = _cached_read(
         fingerprint,
         ("get", connector_id, sync_id),
         lambda: _pack(client.get_sync(space_id, collection_id, connector_id, sync_id)),
+        also=(progress_key,),
     )
-    return _unpack(raw)
+    return _unpack(raw), found.get(progress_key, _NOT_READ)
 
 
 def sync_get_stale(*, fingerprint, connector_id, sync_id) -> Sync | None:
@@ -107,7 +124,7 @@ def sync_latest(*, client, fingerprint, space_id, collection_id, connector_id) -
         packed["__terminal__"] = False  # a new sync can start at any moment: never cache "latest" for long
         return packed
 
-    raw = _cached_read(fingerprint, ("latest", connector_id), fetch)
+    raw, _ = _cached_read(fingerprint, ("latest", connector_id), fetch)
     return _unpack(raw)
 
 
@@ -121,7 +138,7 @@ def sync_newest(
         page = client.list_syncs(space_id, collection_id, connector_id, limit=limit)
         return {"items": [s.raw for s in page.items], "complete": not page.has_next, "__terminal__": False}
 
-    raw = _cached_read(fingerprint, ("newest", str(limit), connector_id), fetch)
+    raw, _ = _cached_read(fingerprint, ("newest", str(limit), connector_id), fetch)
     return [Sync.from_api(item) for item in raw["items"]], raw["complete"]
 
 
@@ -157,15 +174,25 @@ def forget_sync(*, fingerprint, connector_id, sync_id) -> None:
 # ----- progress, for "stalled" -----------------------------------------------------------------------------------
 
 
-def sync_progress(*, fingerprint, sync: Sync, now: float | None = None) -> dict:
-    """How long records_fetched has stood still while running: {"stalled": bool, "still_for": seconds}."""
+_NOT_READ = object()
+
+
+def _progress_key(fingerprint: str, sync_id: str) -> str:
+    return "sync:progress:" + fingerprint + ":" + sync_id
+
+
+def sync_progress(*, fingerprint, sync: Sync, now: float | None = None, seen=_NOT_READ) -> dict:
+    """How long records_fetched has stood still while running: {"stalled": bool, "still_for": seconds}. ``seen``:
+    the tracker's entry when the caller read it already (sync_status reads it with the sync)."""
     now = time.time() if now is None else now
-    key = "sync:progress:" + fingerprint + ":" + sync.id
+    key = _progress_key(fingerprint, sync.id)
     if sync.is_terminal:
-        cache.delete(key)
+        if seen is _NOT_READ or seen is not None:
+            cache.delete(key)
         return {"stalled": False, "still_for": 0}
     records = sync.records_fetched or 0
-    seen = cache.get(key)
+    if seen is _NOT_READ:
+        seen = cache.get(key)
     if not seen or seen["records"] != records:
         cache.set(key, {"records": records, "since": now}, STALE_SECONDS * 30)
         return {"stalled": False, "still_for": 0}
@@ -208,8 +235,10 @@ class SyncStatus:
         return self.sync is not None and self.sync.is_terminal and not self.reconnecting
 
 
-def _with_progress(client: AimableClient, sync: Sync | None, *, sync_id: str = "", **kwargs) -> SyncStatus:
-    progress = sync_progress(fingerprint=client.cache_fingerprint, sync=sync) if sync else {}
+def _with_progress(
+    client: AimableClient, sync: Sync | None, *, sync_id: str = "", seen=_NOT_READ, **kwargs
+) -> SyncStatus:
+    progress = sync_progress(fingerprint=client.cache_fingerprint, sync=sync, seen=seen) if sync else {}
     return SyncStatus(sync=sync, sync_id=sync.id if sync else sync_id, progress=progress, **kwargs)
 
 
@@ -221,7 +250,7 @@ def sync_status(
     A sync that does not exist, a rejected key or a missing permission is a page error (raised).
     """
     try:
-        sync = sync_get(
+        sync, seen = _sync_get_with_progress(
             client=client,
             fingerprint=client.cache_fingerprint,
             space_id=space_id,
@@ -234,7 +263,7 @@ def sync_status(
     except errors.InPlaceError as exc:
         stale = sync_get_stale(fingerprint=client.cache_fingerprint, connector_id=connector_id, sync_id=sync_id)
         return _with_progress(client, stale, sync_id=sync_id, reconnecting=True, error=exc)
-    return _with_progress(client, sync)
+    return _with_progress(client, sync, seen=seen)
 
 
 def sync_latest_status(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> SyncStatus:

@@ -13,7 +13,7 @@ from .alerts.pausing import pause_for_key_change
 from .audit import audited
 from .models import ApiKey, AuditEvent, RecentCollection
 from .selectors import forget_connector_syncs, forget_listing, forget_sync
-from .upstream import client_with_key
+from .upstream import client_with_key, forget_stored_key
 
 
 @transaction.atomic
@@ -28,6 +28,7 @@ def api_key_save(*, user: AbstractBaseUser, secret: str, auth_scheme: str, verif
     key.auth_scheme = auth_scheme
     key.verified_at = timezone.now() if verified else None
     key.save()
+    forget_stored_key(user)
     return key
 
 
@@ -39,6 +40,7 @@ def api_key_check(*, secret: str, auth_scheme: str) -> None:
 @transaction.atomic
 def api_key_delete(*, user: AbstractBaseUser) -> bool:
     deleted, _ = ApiKey.objects.filter(user=user).delete()
+    forget_stored_key(user)
     if deleted:
         pause_for_key_change(user=user, reason=Watch.Paused.KEY_MISSING)
     return bool(deleted)

@@ -32,11 +32,22 @@ def client_with_key(secret: str | None, auth_scheme: str) -> AimableClient:
     )
 
 
+def stored_key(user) -> ApiKey | None:
+    """The user's stored key: the one loaded with a request's user (connectors.auth.ConsoleBackend), else read."""
+    if "api_key" in user._state.fields_cache:
+        return user._state.fields_cache["api_key"]
+    return ApiKey.objects.filter(user=user).first()
+
+
+def forget_stored_key(user) -> None:
+    """After the key is saved or removed: the next stored_key reads it again."""
+    user._state.fields_cache.pop("api_key", None)
+
+
 def client_for(user) -> AimableClient:
-    try:
-        key = ApiKey.objects.get(user=user)
-    except ApiKey.DoesNotExist:
-        raise ApiKeyMissing() from None
+    key = stored_key(user)
+    if key is None:
+        raise ApiKeyMissing()
     if not key.usable:
         raise ApiKeyMissing()
     client = client_with_key(key.secret, key.auth_scheme)

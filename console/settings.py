@@ -129,7 +129,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "console.cache.SharedClientRedisCache",  # Django's, one client per pool (see console/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "console",
         }

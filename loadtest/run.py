@@ -198,10 +198,10 @@ class Stack:
 
     def start_console(self) -> None:
         gunicorn = shutil.which("gunicorn", path=str(BIN)) or "gunicorn"
-        # The Procfile's web line; gunicorn's own access log off, as bench.py does.
+        # The Procfile's web line, exactly (gunicorn.conf.py turns gunicorn's own access log off).
         self.spawn(
             "gunicorn",
-            [gunicorn, "console.wsgi", "--config", "gunicorn.conf.py", "--access-logfile", "/dev/null"],
+            [gunicorn, "console.wsgi", "--config", "gunicorn.conf.py"],
             env=self.env,
         )
         wait_for(self.console + "/healthz")
