@@ -59,7 +59,7 @@ _decrypted: dict[tuple, tuple[str, float]] = {}
 _decrypted_lock = threading.Lock()
 
 
-def _decrypt_stored(token: str) -> str:
+def decrypt_stored(token: str) -> str:
     memo_key, now = (token, tuple(settings.FIELD_ENCRYPTION_KEYS)), time.monotonic()
     hit = _decrypted.get(memo_key)
     if hit is not None and hit[1] > now:
@@ -87,7 +87,7 @@ class EncryptedTextField(models.TextField):
         if value is None:
             return None
         try:
-            return _decrypt_stored(value)
+            return decrypt_stored(value)
         except DecryptionError:
             return None
 

@@ -146,9 +146,15 @@ def role_of(user) -> str:
         return ""
     cached = getattr(user, "_console_role", None)
     if cached is None:
-        cached = role_among(user.groups.filter(name__in=tuple(ROLES)).values_list("name", flat=True))
-        user._console_role = cached
+        from .principal import role_loaded_with_key  # it needs ROLES, from here
+
+        cached = role_loaded_with_key(user)
     return cached
+
+
+def remember_role(user, role: str) -> None:
+    """Sets role_of's memo (connectors.principal reads the role with the stored key)."""
+    user._console_role = role
 
 
 def role_among(group_names) -> str:

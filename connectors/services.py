@@ -12,8 +12,9 @@ from .alerts.models import Watch
 from .alerts.pausing import pause_for_key_change
 from .audit import audited
 from .models import ApiKey, AuditEvent, RecentCollection
+from .principal import forget_stored_key
 from .selectors import forget_connector_syncs, forget_listing, forget_sync
-from .upstream import client_with_key, forget_stored_key
+from .upstream import client_with_key
 
 
 @transaction.atomic

@@ -5,7 +5,7 @@ from django.utils.crypto import salted_hmac
 
 from .aimable import errors
 from .aimable.client import AimableClient
-from .models import ApiKey
+from .principal import stored_key
 
 
 def credential_fingerprint(secret: str, auth_scheme: str, *, version: str = "") -> str:
@@ -32,28 +32,13 @@ def client_with_key(secret: str | None, auth_scheme: str) -> AimableClient:
     )
 
 
-def stored_key(user) -> ApiKey | None:
-    """The user's stored key: the one loaded with a request's user (connectors.auth.ConsoleBackend), else read."""
-    if "api_key" in user._state.fields_cache:
-        return user._state.fields_cache["api_key"]
-    return ApiKey.objects.filter(user=user).first()
-
-
-def forget_stored_key(user) -> None:
-    """After the key is saved or removed: the next stored_key reads it again."""
-    user._state.fields_cache.pop("api_key", None)
-
-
 def client_for(user) -> AimableClient:
     key = stored_key(user)
-    if key is None:
-        raise ApiKeyMissing()
-    if not key.usable:
+    if key is None or not key.usable:
         raise ApiKeyMissing()
     client = client_with_key(key.secret, key.auth_scheme)
     # Cache keys of reads made with this client include it: one user's responses are never served to another.
-    version = f"{key.pk}:{key.updated_at.isoformat()}"
-    client.cache_fingerprint = credential_fingerprint(key.secret, key.auth_scheme, version=version)
+    client.cache_fingerprint = credential_fingerprint(key.secret, key.auth_scheme, version=key.version)
     return client
 
 
