@@ -23,10 +23,6 @@ import time
 from dataclasses import dataclass
 
 import requests
-from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.client import DEFAULT_HEADERS
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
@@ -137,7 +133,13 @@ def _timeout() -> float:
     return float(getattr(settings, "OAUTH_TIMEOUT", 10.0))
 
 
-def _client(config: ClientConfig, redirect_uri: str) -> OAuth2Session:
+# authlib is imported by the two functions that use it, not with this module: it is 13 MB of every web process's
+# memory (about 150 modules, joserfc's included) that only an OAuth sign-in needs (docs/performance.md).
+
+
+def _client(config: ClientConfig, redirect_uri: str):
+    from authlib.integrations.requests_client import OAuth2Session
+
     return OAuth2Session(
         client_id=config.client_id,
         client_secret=config.client_secret,
@@ -154,6 +156,8 @@ def _client(config: ClientConfig, redirect_uri: str) -> OAuth2Session:
 
 def begin(request, config: ClientConfig, purpose: dict) -> str:
     """Starts a flow: stores state + PKCE verifier server-side and returns the provider's authorize URL."""
+    from authlib.common.security import generate_token
+
     redirect_uri = callback_url(request, config.slug)
     verifier = generate_token(64) if config.spec.pkce else None
     client = _client(config, redirect_uri)
@@ -201,6 +205,9 @@ def exchange(config: ClientConfig, flow: dict, code: str) -> tuple[dict, dict]:
     """Code -> (credential for Aimable, what may be shown: provider, scopes granted, account).
 
     Raises TokenError for every failure; nothing about the answer's content is logged."""
+    from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
+    from authlib.oauth2.client import DEFAULT_HEADERS
+
     client = _client(config, flow["redirect_uri"])
     extra = {"code_verifier": flow["verifier"]} if flow.get("verifier") else {}
     name = config.provider.name

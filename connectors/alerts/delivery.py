@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from requests import exceptions as requests_errors
-from slack_sdk.webhook import WebhookClient
 from standardwebhooks.webhooks import Webhook
 
 from ..aimable.types import is_path_id, is_uuid
@@ -284,6 +283,8 @@ def send_slack(alert: Alert, channel: Channel) -> None:
         *([{"type": "section", "text": {"type": "mrkdwn", "text": details}}] if details else []),
         {"type": "section", "text": {"type": "mrkdwn", "text": f"<{link}|Open the console>"}},
     ]
+    from slack_sdk.webhook import WebhookClient  # here, not at the top: 4 MB a web process needs only to send
+
     client = WebhookClient(url, timeout=SEND_TIMEOUT, logger=_slack_sdk_logger, retry_handlers=[])
     try:
         response = client.send(text=f"{alert.message} {link}", blocks=blocks)
