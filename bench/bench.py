@@ -6,8 +6,10 @@ production settings, PostgreSQL/Redis when BENCH_DATABASE_URL/BENCH_REDIS_URL ar
 1. p50/p95 of the sync status partial through the console vs. the same upstream GET made directly
    (console cache off, so every request goes upstream: this is the console's own overhead);
 2. upstream reads per second caused by 20 concurrent pollers (one request every 2 s each) of one running sync;
-3. time to first byte of the connector list with 100 connectors vs. one upstream list call.
+3. time to first byte of the connector list with 100 connectors vs. one upstream list call;
+4. the same status partial read again at once, served from the poll cache (no upstream call).
 
+Then it prints issue 14's targets, met or not, and exits 1 when one is not met.
 Everything runs on 127.0.0.1, bounded in time and count.
 """
 
@@ -305,7 +307,7 @@ def main():
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
     redis_url = redis_url if redis_reachable(redis_url) else ""
     database_url = os.environ.get("BENCH_DATABASE_URL", "")
-    rows = []
+    rows, measured = [], {}
     with tempfile.TemporaryDirectory() as workdir:
         # 1 and 3: the console's own overhead, every request going upstream (poll cache off).
         stack = Stack(
@@ -315,6 +317,7 @@ def main():
             connector_ids = seed_connectors(stack, 100)
             sync_id = start_sync(stack, connector_ids[0])
             through, straight = measure_status_partial(stack, connector_ids[0], sync_id, args.samples)
+            measured["miss"] = (through, straight)
             rows.append(
                 compare(
                     "status partial p50 (cache off)",
@@ -326,6 +329,7 @@ def main():
             )
             rows.append(compare("status partial p95 (cache off)", through, straight, 95, ""))
             through, straight = measure_list_ttfb(stack, max(args.samples // 4, 20))
+            measured["list"] = (through, straight)
             rows.append(compare("list of 100 connectors, TTFB p50", through, straight, 50, "statuses load after"))
         finally:
             stack.stop()
@@ -341,9 +345,11 @@ def main():
         try:
             connector_ids = seed_connectors(stack, 1)
             sync_id = start_sync(stack, connector_ids[0])
-            through, straight = measure_status_partial(stack, connector_ids[0], sync_id, 50)
+            through, straight = measure_status_partial(stack, connector_ids[0], sync_id, max(args.samples // 2, 50))
+            measured["hit"] = through
             rows.append(compare("status partial p50 (cache on)", through, straight, 50, "served from the poll cache"))
             rate, errors, elapsed = measure_pollers(stack, connector_ids[0], sync_id, args.pollers, args.poll_seconds)
+            measured["pollers"] = (rate, errors)
             rows.append(
                 (
                     f"{args.pollers} pollers of one sync, upstream reads/s",
@@ -374,7 +380,48 @@ def main():
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print(line(row))
+    print()
+    return print_targets(measured, args.pollers)
+
+
+def print_targets(measured, pollers) -> int:
+    """Issue 14's targets for this run, met or not; 1 when one is not."""
+    through, straight = measured["miss"]
+    miss50, direct50 = percentile(through, 50), percentile(straight, 50)
+    miss95, direct95 = percentile(through, 95), percentile(straight, 95)
+    hit50 = percentile(measured["hit"], 50)
+    list_through, list_straight = measured["list"]
+    list_ratio = percentile(list_through, 50) / percentile(list_straight, 50)
+    rate, errors = measured["pollers"]
+    targets = [
+        (
+            "status partial, cache miss, p50: ratio (overhead)",
+            "<= 1.15 (<= 3 ms)",
+            f"{miss50 / direct50:.2f} ({ms(miss50 - direct50)})",
+            miss50 / direct50 <= 1.15 and miss50 - direct50 <= 0.003,
+        ),
+        ("status partial, cache miss, p95: ratio", "<= 1.5", f"{miss95 / direct95:.2f}", miss95 / direct95 <= 1.5),
+        ("status partial, cache hit, p50", "<= 4 ms", ms(hit50), hit50 <= 0.004),
+        ("list of 100 connectors, first byte, p50: ratio", "<= 1.3", f"{list_ratio:.2f}", list_ratio <= 1.3),
+        (
+            f"{pollers} pollers of one sync: upstream reads",
+            "<= 0.6/s, no error",
+            f"{rate:.2f}/s, {errors} errors",
+            rate <= 0.6 and not errors,
+        ),
+    ]
+    header = ("target", "wanted", "measured", "")
+    cells = [(name, wanted, got, "met" if ok else "NOT MET") for name, wanted, got, ok in targets]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(4)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    missed = [name for name, _, _, ok in targets if not ok]
+    print()
+    print("NOT MET: " + "; ".join(missed) if missed else "All targets met.")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
