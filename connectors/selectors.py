@@ -108,7 +108,7 @@ def _sync_get_with_progress(*, client, fingerprint, space_id, collection_id, con
         lambda: _pack(client.get_sync(space_id, collection_id, connector_id, sync_id)),
         also=(progress_key,),
     )
-    return _unpack(raw), found.get(progress_key, _NOT_READ)
+    return _unpack(raw), found.get(progress_key)  # None: read, and nothing tracked yet
 
 
 def sync_get_stale(*, fingerprint, connector_id, sync_id) -> Sync | None:

@@ -77,6 +77,13 @@ def test_a_refresh_costs_four_round_trips_and_the_progress_one_more_only_when_it
     assert calls.names == ["get_many", "add", "delete", "set"]
 
 
+def test_the_first_poll_reads_the_untracked_progress_with_the_sync(settings, monkeypatch):
+    settings.SYNC_CACHE_SECONDS = 60
+    calls = CacheCalls(monkeypatch)
+    status(CountingClient())
+    assert calls.names == ["get_many", "add", "delete", "set", "set"]  # the last: the progress, first seen
+
+
 def test_stall_tracking_still_works_through_the_combined_read(settings, monkeypatch):
     settings.SYNC_CACHE_SECONDS = 0
     settings.SYNC_STALL_SECONDS = 60
