@@ -296,6 +296,13 @@ def redis_reachable(url):
         return False
 
 
+def backends_from_env() -> tuple[str, str]:
+    """(database URL, Redis URL) for a bench: PostgreSQL with BENCH_DATABASE_URL, else SQLite (""); Redis when
+    BENCH_REDIS_URL, by default db 15 on 127.0.0.1, answers, else the local-memory cache ("")."""
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    return os.environ.get("BENCH_DATABASE_URL", ""), (redis_url if redis_reachable(redis_url) else "")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency-ms", type=int, default=20)
@@ -304,15 +311,21 @@ def main():
     parser.add_argument("--poll-seconds", type=int, default=20)
     args = parser.parse_args()
 
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    redis_url = redis_url if redis_reachable(redis_url) else ""
-    database_url = os.environ.get("BENCH_DATABASE_URL", "")
+    database_url, redis_url = backends_from_env()
     rows, measured = [], {}
     with tempfile.TemporaryDirectory() as workdir:
+
+        def started(cache_seconds):
+            return Stack(
+                latency_ms=args.latency_ms,
+                cache_seconds=cache_seconds,
+                database_url=database_url,
+                redis_url=redis_url,
+                workdir=workdir,
+            ).start()
+
         # 1 and 3: the console's own overhead, every request going upstream (poll cache off).
-        stack = Stack(
-            latency_ms=args.latency_ms, cache_seconds=0, database_url=database_url, redis_url=redis_url, workdir=workdir
-        ).start()
+        stack = started(0)
         try:
             connector_ids = seed_connectors(stack, 100)
             sync_id = start_sync(stack, connector_ids[0])
@@ -335,13 +348,7 @@ def main():
             stack.stop()
 
         # 2: many tabs polling one running sync, poll cache on (the default).
-        stack = Stack(
-            latency_ms=args.latency_ms,
-            cache_seconds=1.8,
-            database_url=database_url,
-            redis_url=redis_url,
-            workdir=workdir,
-        ).start()
+        stack = started(1.8)
         try:
             connector_ids = seed_connectors(stack, 1)
             sync_id = start_sync(stack, connector_ids[0])

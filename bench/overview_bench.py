@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"  # loopback only: no proxy in between
 
 # bench/bench.py, beside this file (the script's folder comes first on sys.path)
-from bench import Stack, percentile, redis_reachable  # noqa: E402
+from bench import Stack, backends_from_env, percentile  # noqa: E402
 
 HTMX = {"HX-Request": "true"}
 PROVIDERS = [
@@ -160,9 +160,7 @@ def main() -> int:
     parser.add_argument("--journeys", type=int, default=3)
     args = parser.parse_args()
 
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-    redis_url = redis_url if redis_reachable(redis_url) else ""
-    database_url = os.environ.get("BENCH_DATABASE_URL", "")
+    database_url, redis_url = backends_from_env()
     with tempfile.TemporaryDirectory() as workdir:
         stack = Stack(
             latency_ms=args.latency_ms,

@@ -24,7 +24,6 @@ class StoredKey:
     """A user's stored API key as the client needs it. ``version`` names the stored row (its id and when it was
     saved): the poll cache's keys include it."""
 
-    pk: int
     secret: str | None  # None when no configured key decrypts it
     auth_scheme: str
     version: str
@@ -59,15 +58,14 @@ def _load(user) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_statement(connection.vendor), params)
         pk, token, auth_scheme, updated_at, *in_roles = cursor.fetchone()
-    if "_console_role" not in user.__dict__:
-        remember_role(user, role_among(role for role, member in zip(ROLES, in_roles, strict=True) if member))
+    remember_role(user, role_among(role for role, member in zip(ROLES, in_roles, strict=True) if member))
     key = None
     if pk is not None:
         try:
             secret = decrypt_stored(token) if token else None
         except DecryptionError:
             secret = None
-        key = StoredKey(pk=pk, secret=secret, auth_scheme=auth_scheme, version=f"{pk}:{updated_at}")
+        key = StoredKey(secret=secret, auth_scheme=auth_scheme, version=f"{pk}:{updated_at}")
     user.__dict__["_console_key"] = key
 
 

@@ -187,7 +187,7 @@ def sync_progress(*, fingerprint, sync: Sync, now: float | None = None, seen=_NO
     now = time.time() if now is None else now
     key = _progress_key(fingerprint, sync.id)
     if sync.is_terminal:
-        if seen is _NOT_READ or seen is not None:
+        if seen is not None:  # tracked, or not read yet
             cache.delete(key)
         return {"stalled": False, "still_for": 0}
     records = sync.records_fetched or 0

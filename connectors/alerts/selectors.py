@@ -72,11 +72,6 @@ def watches_by_target(user) -> dict[str, Watch]:
     return {w.target: w for w in Watch.objects.filter(user=user)}
 
 
-def watch_for(user, scope: str, space_id, collection_id=None, connector_id: str = "") -> Watch | None:
-    target = Watch.target_of(scope, space_id, collection_id, connector_id)
-    return Watch.objects.filter(user=user, target=target).first()
-
-
 def user_watch(user, pk: int) -> Watch | None:
     """One of the user's own watches (another admin's is None: a 404)."""
     return Watch.objects.filter(user=user, pk=pk).first()
