@@ -1,18 +1,20 @@
-"""What nearly every signed-in request asks of its user besides the user itself, in one query: the console role
-(read-only, operator or team admin) and the stored API key.
+"""What nearly every signed-in request asks of its user, in one query: the user itself, its console role (read-only,
+operator or team admin) and its stored API key.
 
-Asked separately through the ORM, the two were two queries of about 0.3 ms each, mostly the ORM building their SQL;
-this is one statement written once, about 0.1 ms. The key's token is decrypted through the field's memo
-(connectors.fields), so a poll neither builds SQL nor decrypts. Whichever asks first (ReadOnlyMiddleware's role,
-a view's client) loads both, kept on the user object of the request.
+Asked through the ORM, the three were three queries of about 0.3 ms each, mostly the ORM building their SQL; this is
+one statement written once, about 0.15 ms. connectors.auth.ConsoleBackend.get_user loads the request's user with it;
+a user object that came another way (a session signed in before ConsoleBackend, a test's user) has its role and key
+read with the same statement the first time one is asked for (ReadOnlyMiddleware's role, a view's client). The key's
+token is decrypted through the field's memo (connectors.fields), so a poll neither builds SQL nor decrypts.
 """
 
+import weakref
 from dataclasses import dataclass
 from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from .fields import DecryptionError, decrypt_stored
 from .models import ApiKey
@@ -34,7 +36,8 @@ class StoredKey:
 
 
 @cache
-def _statement(vendor: str) -> str:
+def _statement(vendor: str, *, with_user: bool = False) -> str:
+    """The role checks and the key's columns; ``with_user``: the user's own columns first, from its row."""
     quote = connection.ops.quote_name
     through = get_user_model().groups.through._meta
     user_column = through.get_field(get_user_model()._meta.model_name).column
@@ -47,17 +50,70 @@ def _statement(vendor: str) -> str:
         for _ in ROLES
     )
     columns = ", ".join("k." + quote(key.get_field(f).column) for f in ("id", "secret", "auth_scheme", "updated_at"))
+    key_on = f"k.{quote(key.get_field('user').column)}"
+    if not with_user:
+        return (
+            f"SELECT {columns}, {role_checks} FROM (SELECT 1 AS one) one "  # noqa: S608
+            f"LEFT JOIN {quote(key.db_table)} k ON {key_on} = %s"
+        )
+    user = get_user_model()._meta
+    user_columns = ", ".join("u." + quote(field.column) for field in user.concrete_fields)
+    user_pk = f"u.{quote(user.pk.column)}"
     return (
-        f"SELECT {columns}, {role_checks} FROM (SELECT 1 AS one) one "  # noqa: S608
-        f"LEFT JOIN {quote(key.db_table)} k ON k.{quote(key.get_field('user').column)} = %s"
+        f"SELECT {user_columns}, {columns}, {role_checks} FROM {quote(user.db_table)} u "  # noqa: S608
+        f"LEFT JOIN {quote(key.db_table)} k ON {key_on} = {user_pk} WHERE {user_pk} = %s"
     )
 
 
+def _role_params(user_id) -> list:
+    return [value for role in ROLES for value in (user_id, role)]
+
+
 def _load(user) -> None:
-    params = [value for role in ROLES for value in (user.pk, role)] + [user.pk]
     with connection.cursor() as cursor:
-        cursor.execute(_statement(connection.vendor), params)
-        pk, token, auth_scheme, updated_at, *in_roles = cursor.fetchone()
+        cursor.execute(_statement(connection.vendor), [*_role_params(user.pk), user.pk])
+        _remember(user, cursor.fetchone())
+
+
+def load_user(user_id):
+    """The user with this primary key, its role and its stored key already read (one statement); None when there is
+    no such user."""
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
+        cursor.execute(_statement(db.vendor, with_user=True), [*_role_params(user_id), user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    model = get_user_model()
+    count = len(model._meta.concrete_fields)
+    values = list(row[:count])
+    # The values as the ORM would convert them (SQLite's datetimes and booleans, any field's from_db_value).
+    for i, column, converters in _user_converters(db):
+        for converter in converters:
+            values[i] = converter(values[i], column, db)
+    user = model.from_db(db.alias, [field.attname for field in model._meta.concrete_fields], values)
+    _remember(user, row[count:])
+    return user
+
+
+_converters = weakref.WeakKeyDictionary()  # by database connection (one per thread): what load_user applies
+
+
+def _user_converters(db) -> list:
+    found = _converters.get(db)
+    if found is None:
+        model = get_user_model()
+        columns = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
+        found = _converters[db] = [
+            (i, column, converters)
+            for i, column in enumerate(columns)
+            if (converters := db.ops.get_db_converters(column) + column.get_db_converters(db))
+        ]
+    return found
+
+
+def _remember(user, row) -> None:
+    pk, token, auth_scheme, updated_at, *in_roles = row
     remember_role(user, role_among(role for role, member in zip(ROLES, in_roles, strict=True) if member))
     key = None
     if pk is not None:

@@ -228,6 +228,10 @@ CONTENT_SECURITY_POLICY = {
 # pair is locked out for LOGIN_LOCKOUT_MINUTES. The address is the client's, as the trusted proxies saw it.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend with the user, its role and its stored key read in one statement (connectors.principal).
+    "connectors.auth.ConsoleBackend",
+    # For sessions signed in before ConsoleBackend: a session names the backend that signed it in, and is signed out
+    # when that backend is no longer listed. ConsoleBackend answers every sign-in, so this one is never asked to.
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)

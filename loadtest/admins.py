@@ -41,7 +41,7 @@ def main() -> None:
         user.save()
         ApiKey.objects.update_or_create(user=user, defaults={"secret": admin["key"]})
         client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend="connectors.auth.ConsoleBackend")
         signed_in.append({"username": user.username, "session": client.cookies[settings.SESSION_COOKIE_NAME].value})
     json.dump({"cookie_name": settings.SESSION_COOKIE_NAME, "admins": signed_in}, sys.stdout)
 

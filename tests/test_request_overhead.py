@@ -1,16 +1,25 @@
 """What each request costs the cache, the database and the process (issue 14): a poll served from the poll cache is
 one cache round trip; the role and the stored key are one statement; a stored secret is not decrypted twice in a
-minute; the environment is read once per upstream; one redis.Redis serves every command of a process."""
+minute; the environment is read once per upstream; one redis.Redis serves every command of a process; the request's
+user comes with its role and key in one statement."""
+
+from unittest.mock import patch
 
 import pytest
+from django.contrib.auth import get_user
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from connectors import fields, principal, selectors, services
 from connectors.aimable import client as client_module
 from connectors.aimable.types import Sync
+from connectors.auth import ConsoleBackend
 from connectors.models import ApiKey
 from connectors.permissions import READ_ONLY_GROUP, role_of
 from connectors.upstream import ApiKeyMissing, client_for
@@ -179,3 +188,56 @@ def test_one_redis_client_per_pool():
 
     redis_cache = SharedClientRedisCacheClient(["redis://127.0.0.1:6379/0"])
     assert redis_cache.get_client("a") is redis_cache.get_client("b", write=True)
+
+
+@pytest.mark.django_db
+def test_the_request_user_comes_with_its_role_and_key_in_one_statement(client, user):
+    ApiKey.objects.create(user=user, secret=SECRET, auth_scheme="x-api-key")
+    user.groups.add(Group.objects.get_or_create(name=READ_ONLY_GROUP)[0])
+    client.force_login(user)  # the first listed backend with get_user: ConsoleBackend
+    request = RequestFactory().get("/")
+    request.session = client.session
+    assert request.session["_auth_user_backend"] == "connectors.auth.ConsoleBackend"  # the session read first
+    with CaptureQueriesContext(connection) as queries:
+        loaded = get_user(request)
+        assert loaded.pk == user.pk and loaded.username == user.username and loaded.is_active
+        assert loaded.date_joined == user.date_joined and loaded.password == user.password
+        assert role_of(loaded) == READ_ONLY_GROUP
+        assert client_for(loaded)._api_key == SECRET
+    assert len(queries.captured_queries) == 1
+    assert SECRET not in queries.captured_queries[0]["sql"]
+    assert ConsoleBackend().get_user(user.pk + 1000) is None
+    user.is_active = False
+    user.save()
+    assert ConsoleBackend().get_user(user.pk) is None
+
+
+@pytest.mark.django_db
+def test_a_session_signed_in_through_model_backend_stays_signed_in(client, user):
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get(reverse("api_keys"))
+    assert response.status_code == 200 and response.wsgi_request.user.pk == user.pk
+    assert client.session["_auth_user_backend"] == "django.contrib.auth.backends.ModelBackend"
+
+
+@pytest.mark.django_db
+def test_a_sign_in_is_answered_by_console_backend_and_a_wrong_password_checked_once(client, django_user_model):
+    django_user_model.objects.create_user("ada", password="right-password-123")
+    checks = []
+    original = ModelBackend.authenticate
+
+    def counted(self, *args, **kwargs):
+        checks.append(type(self).__name__)
+        return original(self, *args, **kwargs)
+
+    failures = []
+    user_login_failed.connect(receiver := lambda **kwargs: failures.append(kwargs), weak=False)
+    try:
+        with patch.object(ModelBackend, "authenticate", counted):
+            response = client.post(reverse("login"), {"username": "ada", "password": "wrong-password"})
+            assert response.status_code == 200 and "_auth_user_id" not in client.session
+            assert checks == ["ConsoleBackend"] and len(failures) == 1  # not checked again by ModelBackend
+            client.post(reverse("login"), {"username": "ada", "password": "right-password-123"})
+    finally:
+        user_login_failed.disconnect(receiver)
+    assert client.session["_auth_user_backend"] == "connectors.auth.ConsoleBackend"

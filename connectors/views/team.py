@@ -165,7 +165,7 @@ def team_accept(request):
     form = InvitationPasswordForm(invitee, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         team.invitation_accept(user=invitee, password=form.cleaned_data["new_password1"])
-        login(request, invitee, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, invitee, backend="connectors.auth.ConsoleBackend")
         messages.success(request, "Welcome: your password is set. Store your Aimable API key to see your collections.")
         return redirect("api_keys")
     status = 422 if form.is_bound else 200
