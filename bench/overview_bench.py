@@ -168,7 +168,7 @@ def main() -> int:
             database_url=database_url,
             redis_url=redis_url,
             workdir=workdir,
-        ).start()
+        ).start(floor=False)
         try:
             space_id, colls = build_space(stack, args.collections, args.per_collection, args.running)
             one_list = f"{stack.sandbox}/v1/spaces/{space_id}/collections/{colls[0]}/connectors?limit=100"
