@@ -46,9 +46,10 @@ ROW_SYNC_FORM = "row-sync"
 
 
 def _url_maker(name, space_id, collection_id):
-    """reverse() once, then fill in each connector id: the list renders 100 rows without 400 reverse() calls."""
+    """reverse() once, then fill in each connector id, quoted once per row (``quote(id, safe="")``): the list renders
+    100 rows without 500 reverse() calls."""
     template = reverse(name, args=[space_id, collection_id, "__connector__"])
-    return lambda connector_id: template.replace("__connector__", quote(connector_id, safe=""))
+    return lambda quoted_id: template.replace("__connector__", quoted_id)
 
 
 # One row of the connector list, built in Python with format_html rather than with template tags: the list shows up
@@ -118,6 +119,7 @@ def connector_rows(
                 )
             )
             continue
+        quoted = quote(connector.id, safe="")
         reconnect = {}
         if can_change and connector.status == "disconnected":
             url, label = reconnect_fix([space_id, collection_id, connector.id], connector.provider_slug)
@@ -126,20 +128,20 @@ def connector_rows(
             ""
             if read_only
             else sync_now_html(
-                trigger(connector.id),
+                trigger(quoted),
                 form=ROW_SYNC_FORM,
                 provider_slug=connector.provider_slug,
                 small=True,
                 name=shorten(title, NAME_CHARS),
                 status=connector.status,
-                resume_url=resume(connector.id) if can_change else "",
+                resume_url=resume(quoted) if can_change else "",
                 **reconnect,
             )
         )
         rows.append(
             html_format(
                 _ROW,
-                detail(connector.id),
+                detail(quoted),
                 title,
                 icons[provider.icon],
                 shorten(title, NAME_CHARS),
@@ -147,8 +149,8 @@ def connector_rows(
                 connector.id,
                 connector.id[:8],
                 *cells,
-                latest(connector.id),
-                history(connector.id),
+                latest(quoted),
+                history(quoted),
                 sync_now,
             )
         )
