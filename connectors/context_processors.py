@@ -3,9 +3,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from .alerts.selectors import unread_count
+from . import principal
 from .permissions import OPERATOR_GROUP, READ_ONLY_GROUP, can_change, role_of
-from .preferences import theme_choice
+from .preferences import THEMES, theme_choice
 
 
 def shown_url(url: str) -> str:
@@ -29,7 +29,7 @@ def console(request):
         "operator": role == OPERATOR_GROUP,
         "can_change": can_change(user),
         # The bell's number. A callable, counted once when a template shows it: partials and polls never ask.
-        "unread_alerts": cache(lambda: unread_count(user)) if signed_in else 0,
+        "unread_alerts": cache(lambda: principal.top_bar(user).unread_alerts) if signed_in else 0,
         # The user's theme ("auto": no data-theme, Pico follows the system), read once when a page shows it.
-        "theme": cache(lambda: theme_choice(user=user)),
+        "theme": cache(lambda: theme_choice(theme=principal.top_bar(user).theme if signed_in else THEMES.AUTO)),
     }

@@ -7,6 +7,7 @@ buttons with the ``read_only`` (no change at all) and ``can_change`` (changes be
 processor. Every URL of the console is classified below, and a test fails when a new one is not.
 """
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -165,7 +166,8 @@ def role_among(group_names) -> str:
 
 def forget_role(user) -> None:
     """Drops role_of's memo, after the user's groups changed."""
-    user.__dict__.pop("_console_role", None)
+    with contextlib.suppress(AttributeError):
+        del user._console_role  # the user's own attribute, through request.user's lazy object too
 
 
 def is_read_only(user) -> bool:

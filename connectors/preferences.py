@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from .models import UserPreference
+from .principal import forget_top_bar
 
 THEMES = UserPreference.Theme
 # The top bar's one button goes round: auto (the system's), light, dark, auto...
@@ -23,6 +24,7 @@ def theme_set(*, user: AbstractBaseUser, theme: str) -> str:
     """Keep the user's theme (not audited: it changes what this user sees, nothing of the team's)."""
     theme = THEMES(theme)  # ValueError for anything else
     UserPreference.objects.update_or_create(user=user, defaults={"theme": theme})
+    forget_top_bar(user)
     return theme
 
 
@@ -46,6 +48,7 @@ def _short_label(theme: str) -> str:
     return "Auto" if theme == THEMES.AUTO else THEMES(theme).label
 
 
-def theme_choice(*, user: AbstractBaseUser) -> ThemeChoice:
-    theme = theme_of(user=user)
+def theme_choice(*, theme: str) -> ThemeChoice:
+    """The top bar's button for this theme (connectors.principal.top_bar reads the user's with the user)."""
+    theme = theme if theme in THEMES.values else THEMES.AUTO
     return ThemeChoice(value=theme, next=NEXT_THEME[THEMES(theme)])

@@ -1,5 +1,5 @@
 """What nearly every signed-in request asks of its user, in one query: the user itself, its console role (read-only,
-operator or team admin) and its stored API key.
+operator or team admin), its stored API key, and what a full page's top bar shows (its theme, the bell's count).
 
 Asked through the ORM, the three were three queries of about 0.3 ms each, mostly the ORM building their SQL; this is
 one statement written once, about 0.15 ms. connectors.auth.ConsoleBackend.get_user loads the request's user with it;
@@ -8,6 +8,7 @@ read with the same statement the first time one is asked for (ReadOnlyMiddleware
 token is decrypted through the field's memo (connectors.fields), so a poll neither builds SQL nor decrypts.
 """
 
+import contextlib
 import weakref
 from dataclasses import dataclass
 from functools import cache
@@ -16,8 +17,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from .alerts.models import Alert
 from .fields import DecryptionError, decrypt_stored
-from .models import ApiKey
+from .models import ApiKey, UserPreference
 from .permissions import ROLES, remember_role, role_among
 
 
@@ -35,6 +37,17 @@ class StoredKey:
         return bool(self.secret)
 
 
+_NOT_READ = object()
+
+
+@dataclass(frozen=True)
+class TopBar:
+    """What every full page's top bar shows of its user."""
+
+    theme: str
+    unread_alerts: int
+
+
 @cache
 def _statement(vendor: str, *, with_user: bool = False) -> str:
     """The role checks and the key's columns; ``with_user``: the user's own columns first, from its row."""
@@ -50,6 +63,14 @@ def _statement(vendor: str, *, with_user: bool = False) -> str:
         for _ in ROLES
     )
     columns = ", ".join("k." + quote(key.get_field(f).column) for f in ("id", "secret", "auth_scheme", "updated_at"))
+    # What every full page's top bar shows: the user's theme and the bell's count (one indexed count).
+    preference, alert = UserPreference._meta, Alert._meta
+    columns += (
+        f", (SELECT p.{quote(preference.get_field('theme').column)} FROM {quote(preference.db_table)} p "  # noqa: S608
+        f"WHERE p.{quote(preference.get_field('user').column)} = %s)"
+        f", (SELECT COUNT(*) FROM {quote(alert.db_table)} a WHERE a.{quote(alert.get_field('user').column)} = %s "
+        f"AND a.{quote(alert.get_field('read_at').column)} IS NULL)"
+    )
     key_on = f"k.{quote(key.get_field('user').column)}"
     if not with_user:
         return (
@@ -65,13 +86,14 @@ def _statement(vendor: str, *, with_user: bool = False) -> str:
     )
 
 
-def _role_params(user_id) -> list:
-    return [value for role in ROLES for value in (user_id, role)]
+def _params(user_id) -> list:
+    """The statement's parameters but the last (the user's id again): the theme's, the count's, the roles'."""
+    return [user_id, user_id, *(value for role in ROLES for value in (user_id, role))]
 
 
 def _load(user) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_statement(connection.vendor), [*_role_params(user.pk), user.pk])
+        cursor.execute(_statement(connection.vendor), [*_params(user.pk), user.pk])
         _remember(user, cursor.fetchone())
 
 
@@ -80,7 +102,7 @@ def load_user(user_id):
     no such user."""
     db = connections[DEFAULT_DB_ALIAS]
     with db.cursor() as cursor:
-        cursor.execute(_statement(db.vendor, with_user=True), [*_role_params(user_id), user_id])
+        cursor.execute(_statement(db.vendor, with_user=True), [*_params(user_id), user_id])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -113,8 +135,9 @@ def _user_converters(db) -> list:
 
 
 def _remember(user, row) -> None:
-    pk, token, auth_scheme, updated_at, *in_roles = row
+    pk, token, auth_scheme, updated_at, theme, unread, *in_roles = row
     remember_role(user, role_among(role for role, member in zip(ROLES, in_roles, strict=True) if member))
+    user._console_frame = TopBar(theme=theme or UserPreference.Theme.AUTO, unread_alerts=unread or 0)
     key = None
     if pk is not None:
         try:
@@ -122,14 +145,16 @@ def _remember(user, row) -> None:
         except DecryptionError:
             secret = None
         key = StoredKey(secret=secret, auth_scheme=auth_scheme, version=f"{pk}:{updated_at}")
-    user.__dict__["_console_key"] = key
+    user._console_key = key
 
 
 def stored_key(user) -> StoredKey | None:
     """The user's stored key (None: none stored), read once per request."""
-    if "_console_key" not in user.__dict__:
+    key = getattr(user, "_console_key", _NOT_READ)  # getattr: request.user is a lazy object around the user
+    if key is _NOT_READ:
         _load(user)
-    return user.__dict__["_console_key"]
+        key = user._console_key
+    return key
 
 
 def role_loaded_with_key(user) -> str:
@@ -138,6 +163,26 @@ def role_loaded_with_key(user) -> str:
     return user._console_role
 
 
+def top_bar(user) -> "TopBar":
+    """The theme and the bell's count for this request's page, read with the user (or, for a user object that came
+    another way, with its role and key)."""
+    bar = getattr(user, "_console_frame", None)
+    if bar is None:
+        _load(user)
+        bar = user._console_frame
+    return bar
+
+
+def forget_top_bar(user) -> None:
+    """After the theme changed or alerts were read: the next top_bar reads them again."""
+    _forget(user, "_console_frame")
+
+
 def forget_stored_key(user) -> None:
     """After the key is saved or removed: the next stored_key reads it again."""
-    user.__dict__.pop("_console_key", None)
+    _forget(user, "_console_key")
+
+
+def _forget(user, name: str) -> None:
+    with contextlib.suppress(AttributeError):
+        delattr(user, name)  # the user's own attribute, through request.user's lazy object too

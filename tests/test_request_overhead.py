@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from connectors import fields, principal, selectors, services
 from connectors.aimable import client as client_module
@@ -241,3 +242,20 @@ def test_a_sign_in_is_answered_by_console_backend_and_a_wrong_password_checked_o
     finally:
         user_login_failed.disconnect(receiver)
     assert client.session["_auth_user_backend"] == "connectors.auth.ConsoleBackend"
+
+
+@pytest.mark.django_db
+def test_through_request_users_lazy_object_too(user):
+    """request.user is a lazy object around the user: what the user was loaded with is found through it."""
+    ApiKey.objects.create(user=user, secret=SECRET, auth_scheme="bearer")
+    lazy = SimpleLazyObject(lambda: ConsoleBackend().get_user(user.pk))
+    with CaptureQueriesContext(connection) as queries:
+        assert role_of(lazy) == "" and client_for(lazy)._api_key == SECRET
+        assert principal.top_bar(lazy) == principal.TopBar(theme="auto", unread_alerts=0)
+    assert len(queries.captured_queries) == 1
+    principal.forget_stored_key(lazy)
+    principal.forget_top_bar(lazy)
+    with CaptureQueriesContext(connection) as queries:
+        client_for(lazy)
+        principal.top_bar(lazy)
+    assert len(queries.captured_queries) == 1  # read again, once

@@ -29,11 +29,6 @@ class NotificationsPage:
     more: bool  # older alerts exist beyond the ones listed
 
 
-def unread_count(user) -> int:
-    """The bell's number: one indexed count."""
-    return Alert.objects.filter(user=user, read_at__isnull=True).count()
-
-
 def notifications_page(user, *, limit: int = NOTIFICATIONS_LIMIT) -> NotificationsPage:
     """The user's watches with their channels, and their newest alerts with each delivery (three queries)."""
     watches = list(Watch.objects.filter(user=user).prefetch_related("channels"))

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..audit import audited
 from ..models import AuditEvent
+from ..principal import forget_top_bar
 from . import selectors
 from .models import Alert, Channel, ConnectorSettings, Schedule, Watch
 from .pausing import pause_for_key_change
@@ -180,4 +181,6 @@ def alerts_mark_read(*, user, ids=None) -> int:
     unread = Alert.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
-    return unread.update(read_at=timezone.now())
+    marked = unread.update(read_at=timezone.now())
+    forget_top_bar(user)  # the bell of the page this request shows counts again
+    return marked
