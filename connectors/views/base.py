@@ -11,13 +11,18 @@ services through ``page``, and render.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import wraps
+from itertools import chain
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import SafeString
 
 from .. import selectors, services
 from ..aimable import errors
@@ -121,6 +126,22 @@ def connector_view(view):
         return view(request, page, **kwargs)
 
     return wrapper
+
+
+def render_streamed(request, template: str, context: dict, *, name: str, parts: Iterable[str]) -> StreamingHttpResponse:
+    """The whole page, sent while ``parts`` (what the template shows as ``{{ name }}``) are built: the template is
+    rendered first, around a marker, so that whatever can fail (the upstream, the database, the session, the CSRF
+    cookie, the messages) has done so before the first byte and still picks the status; then the part before the
+    marker goes out, each part as it is built, and the part after. ``parts`` must be markup already escaped, built
+    without the database or the upstream (a failure among them is the caller's to show in place)."""
+    marker = f"<!--{secrets.token_hex(16)}-->"
+    html = render_to_string(template, {**context, name: SafeString(marker)}, request)
+    head, found, tail = html.partition(marker)
+    if not found:
+        raise ValueError(f"{template} does not show {{{{ {name} }}}}")
+    response = StreamingHttpResponse(chain((head,), parts, (tail,)), content_type="text/html; charset=utf-8")
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 def render_page(request, template: str, context: dict, *, partial: str | None = None, status: int = 200):

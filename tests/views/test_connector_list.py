@@ -128,3 +128,69 @@ def test_a_slow_upstream_shows_a_banner_not_an_error_page(admin_client, sandbox_
     assert response.status_code == 200
     page = response.content.decode()
     assert "did not answer in time" in page and "Try again" in page and "New connector" in page
+
+
+def _create_connectors(sandbox_api, count):
+    import uuid
+
+    import requests
+
+    ids = []
+    for i in range(count):
+        response = requests.post(
+            f"{sandbox_api.url}/v1/spaces/{DEMO_SPACE_ID}/collections/{EMPTY_COLLECTION_ID}/connectors",
+            json={"provider_slug": "google-drive", "credential": {"access_token": f"t-{i}"}, "scope_config": {}},
+            headers={"Authorization": f"Bearer {sandbox_api.admin_key}", "Idempotency-Key": uuid.uuid4().hex},
+            timeout=10,
+        )
+        response.raise_for_status()
+        ids.append(response.json()["data"]["id"])
+    return ids
+
+
+def test_a_long_list_is_sent_while_its_rows_are_built(client, user, sandbox_api):
+    """More rows than STREAMED_ROWS: the page's head goes out first; the status, the headers and the cookies are
+    decided before it, as for any page."""
+    from tests.conftest import store_key
+
+    store_key(user, sandbox_api.admin_key)
+    client.force_login(user)
+    ids = _create_connectors(sandbox_api, 30)
+    response = client.get(list_url(collection=EMPTY_COLLECTION_ID) + "?limit=50")
+    assert response.status_code == 200 and response.streaming
+    assert "no-store" in response["Cache-Control"] and "HX-Request" in response["Vary"]
+    assert "Content-Security-Policy" in response and "csrftoken" in response.cookies
+    parts = [part.decode() for part in response.streaming_content]
+    assert parts[0].startswith("<!doctype html>") and "<tbody>" in parts[0] and ids[0] not in parts[0]
+    page = "".join(parts)
+    assert all(f'title="Google Drive {i[:8]}"' in page for i in ids) and page.rstrip().endswith("</html>")
+    assert "<!--" not in page  # the marker is gone
+    short = client.get(list_url(collection=EMPTY_COLLECTION_ID) + "?limit=25")
+    assert not short.streaming and short.content.decode().count('<tr><td><a href="') == 25
+
+
+def test_a_row_that_cannot_be_built_is_shown_as_such(client, user, sandbox_api, monkeypatch, caplog):
+    from connectors.views import connectors as views
+    from tests.conftest import store_key
+
+    store_key(user, sandbox_api.admin_key)
+    client.force_login(user)
+    ids = _create_connectors(sandbox_api, 27)
+    original = views.scope_summary_html
+
+    def breaks_once(provider, scope_config, named=None):
+        if not getattr(breaks_once, "done", False):
+            breaks_once.done = True
+            raise RuntimeError("a bug meeting an odd value")
+        return original(provider, scope_config, named)
+
+    monkeypatch.setattr(views, "scope_summary_html", breaks_once)
+    for limit, streamed in ((50, True), (25, False)):
+        breaks_once.done = False
+        response = client.get(list_url(collection=EMPTY_COLLECTION_ID) + f"?limit={limit}")
+        assert response.status_code == 200 and response.streaming is streamed
+        page = b"".join(response.streaming_content if streamed else [response.content]).decode()
+        assert page.count("could not be shown here") == 1
+        assert any(f"Connector <code>{i}</code> could not be shown here" in page for i in ids)
+        assert page.count('<tr><td><a href="') == min(limit, 27) - 1
+        assert "a row could not be built" in caplog.text
