@@ -58,3 +58,24 @@ class DatabaseUnavailableMiddleware:
         if is_database_error(exception):
             return database_unavailable_response(request, exception)
         return None
+
+
+IN_BATCH = 500  # values per IN list: far below any backend's limit on parameters
+
+
+def raw_rows_in(model, *, select: str, column: str, values, where: str = "", params=()):
+    """``model`` rows from ``select`` (a SELECT ... FROM ..., identifiers from the models' metadata, quoted) whose
+    ``column`` is one of ``values`` (strings), ``where`` and its ``params`` too, as model instances.
+
+    For the lists' per-row reads (health marks, names: 100 ids a page): Django's ``__in`` prepares each value
+    through the field, about 0.4 ms for 100 ids, more than the query; a raw statement passes them as they are.
+    """
+    values = list(values)
+    condition = f"{where} AND " if where else ""
+    for start in range(0, len(values), IN_BATCH):
+        batch = values[start : start + IN_BATCH]
+        placeholders = ", ".join(["%s"] * len(batch))
+        yield from model.objects.raw(
+            f"{select} WHERE {condition}{column} IN ({placeholders})",  # noqa: S608 - identifiers, then parameters
+            [*params, *batch],
+        )

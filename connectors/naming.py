@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .alerts.models import ConnectorSettings
+from .database import raw_rows_in
 from .models import AuditEvent
 from .providers import get_provider
 
@@ -19,7 +20,15 @@ def names_for(connector_ids: Iterable[str]) -> dict[str, ConnectorSettings]:
     ids = [str(i)[:128] for i in connector_ids]
     if not ids:
         return {}
-    return {s.connector_id: s for s in ConnectorSettings.objects.filter(connector_id__in=ids)}
+    quote = connection.ops.quote_name
+    meta = ConnectorSettings._meta
+    rows = raw_rows_in(
+        ConnectorSettings,
+        select=f"SELECT * FROM {quote(meta.db_table)}",  # noqa: S608 - from the model's metadata
+        column=quote(meta.get_field("connector_id").column),
+        values=ids,
+    )
+    return {s.connector_id: s for s in rows}
 
 
 def settings_for(connector_id: str) -> ConnectorSettings | None:

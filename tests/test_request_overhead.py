@@ -259,3 +259,34 @@ def test_through_request_users_lazy_object_too(user):
         client_for(lazy)
         principal.top_bar(lazy)
     assert len(queries.captured_queries) == 1  # read again, once
+
+
+@pytest.mark.django_db
+def test_names_and_health_marks_of_many_ids_in_one_statement_per_500(user, other_user):
+    from connectors import naming
+    from connectors.alerts import selectors as alert_selectors
+    from connectors.alerts.models import ConnectorHealth, ConnectorSettings, Watch
+
+    space, collection = "7a5f3b1d-8e2c-4f1a-b9c0-1d2e3f4a5b6c", "5d1f8a3c-2b9e-4c6d-a7f0-8e4b2d6c9a13"
+    ids = [f"conn-{i:04d}" for i in range(1200)]
+    named = ids[::7]
+    ConnectorSettings.objects.bulk_create(
+        ConnectorSettings(connector_id=i, space_id=space, collection_id=collection, name=f"Name {i}") for i in named
+    )
+    watch = Watch.objects.create(user=user, scope=Watch.Scope.SPACE, space_id=space)
+    paused = Watch.objects.create(user=other_user, scope=Watch.Scope.SPACE, space_id=space, paused="key_replaced")
+    states = {ids[5]: "failing", ids[700]: "needs_reauth", ids[701]: "paused", ids[1100]: "stale"}
+    for connector_id, state in states.items():
+        ConnectorHealth.objects.create(
+            watch=watch, space_id=space, collection_id=collection, connector_id=connector_id, state=state
+        )
+    ConnectorHealth.objects.create(  # a paused watch marks nothing
+        watch=paused, space_id=space, collection_id=collection, connector_id=ids[6], state="failing"
+    )
+    with CaptureQueriesContext(connection) as queries:
+        names = naming.names_for(ids)
+        marks = alert_selectors.health_marks(ids)
+    assert len(queries.captured_queries) == 6  # 1,200 ids: 3 statements each
+    assert set(names) == set(named) and names[named[3]].name == f"Name {named[3]}"
+    assert {i: m.state for i, m in marks.items()} == {ids[5]: "failing", ids[700]: "needs_reauth", ids[1100]: "stale"}
+    assert all(isinstance(m, ConnectorHealth) for m in marks.values())

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
+from django.db import connection
 from django.db.models import Prefetch
 
+from ..database import raw_rows_in
 from ..naming import settings_for
 from .models import Alert, ConnectorHealth, ConnectorSettings, Delivery, Schedule, Watch
 
@@ -52,14 +55,34 @@ def health_marks(connector_ids) -> dict[str, ConnectorHealth]:
     if not ids:
         return {}
     marks: dict[str, ConnectorHealth] = {}
-    rows = ConnectorHealth.objects.filter(connector_id__in=ids, watch__paused="").exclude(
-        state=ConnectorHealth.State.PAUSED
+    select, where, column = _health_statement(connection.vendor)
+    rows = raw_rows_in(
+        ConnectorHealth,
+        select=select,
+        where=where,
+        column=column,
+        values=ids,
+        params=["", ConnectorHealth.State.PAUSED],
     )
     for health in rows:
         current = marks.get(health.connector_id)
         if current is None or _SEVERITY.get(health.state, 0) > _SEVERITY.get(current.state, 0):
             marks[health.connector_id] = health
     return marks
+
+
+@cache
+def _health_statement(vendor: str) -> tuple[str, str, str]:
+    """health_marks' statement: the health of every active watch (not paused) that is not paused itself."""
+    quote = connection.ops.quote_name
+    health, watch = ConnectorHealth._meta, Watch._meta
+    column = lambda meta, name: f"{quote(meta.get_field(name).column)}"  # noqa: E731
+    select = (
+        f"SELECT h.* FROM {quote(health.db_table)} h INNER JOIN {quote(watch.db_table)} w "  # noqa: S608
+        f"ON w.{quote(watch.pk.column)} = h.{column(health, 'watch')}"
+    )
+    where = f"w.{column(watch, 'paused')} = %s AND h.{column(health, 'state')} <> %s"
+    return select, where, f"h.{column(health, 'connector_id')}"
 
 
 def watches_by_target(user) -> dict[str, Watch]:
