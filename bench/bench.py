@@ -100,7 +100,7 @@ class Stack:
             "SECURE_SSL_REDIRECT": "false",
             "SESSION_COOKIE_SECURE": "false",
             "TRUSTED_PROXY_COUNT": "0",
-            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2" if redis_url else "1"),
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4" if redis_url else "1"),
         }
         if redis_url:
             self.env["REDIS_URL"] = redis_url

@@ -151,7 +151,7 @@ class Stack:
             "SESSION_COOKIE_SECURE": "false",
             "TRUSTED_PROXY_COUNT": "0",
             # The local-memory cache is one per process: one worker, or the poll cache would not be shared.
-            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2" if services.redis else "1"),
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "4" if services.redis else "1"),
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
         }

@@ -51,3 +51,19 @@ def sandbox():
 def sandbox_clean(sandbox):
     sandbox.reset()
     yield sandbox
+
+
+def create_connector(sandbox_api, space_id: str, collection_id: str, *, provider_slug: str, token: str) -> str:
+    """A connector made through the sandbox's API with its admin key (as another client of Aimable would): its id."""
+    import uuid
+
+    import requests
+
+    response = requests.post(
+        f"{sandbox_api.url}/v1/spaces/{space_id}/collections/{collection_id}/connectors",
+        json={"provider_slug": provider_slug, "credential": {"access_token": token}, "scope_config": {}},
+        headers={"Authorization": f"Bearer {sandbox_api.admin_key}", "Idempotency-Key": uuid.uuid4().hex},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["data"]["id"]

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, EMPTY_COLLECTION_ID, OTHER_SPACE_ID
+from tests.sandbox_fixtures import create_connector
 
 pytestmark = pytest.mark.django_db
 
@@ -131,21 +132,10 @@ def test_a_slow_upstream_shows_a_banner_not_an_error_page(admin_client, sandbox_
 
 
 def _create_connectors(sandbox_api, count):
-    import uuid
-
-    import requests
-
-    ids = []
-    for i in range(count):
-        response = requests.post(
-            f"{sandbox_api.url}/v1/spaces/{DEMO_SPACE_ID}/collections/{EMPTY_COLLECTION_ID}/connectors",
-            json={"provider_slug": "google-drive", "credential": {"access_token": f"t-{i}"}, "scope_config": {}},
-            headers={"Authorization": f"Bearer {sandbox_api.admin_key}", "Idempotency-Key": uuid.uuid4().hex},
-            timeout=10,
-        )
-        response.raise_for_status()
-        ids.append(response.json()["data"]["id"])
-    return ids
+    return [
+        create_connector(sandbox_api, DEMO_SPACE_ID, EMPTY_COLLECTION_ID, provider_slug="google-drive", token=f"t-{i}")
+        for i in range(count)
+    ]
 
 
 def test_a_long_list_is_sent_while_its_rows_are_built(client, user, sandbox_api):

@@ -4,7 +4,6 @@ CSVs and read-only users, against the sandbox."""
 import csv
 import io
 import re
-import uuid
 
 import pytest
 from django.contrib.auth.models import Group
@@ -30,6 +29,7 @@ from sandbox import (
 )
 from sandbox.tree import slack_channel_id
 from tests.conftest import store_key
+from tests.sandbox_fixtures import create_connector
 from tests.views.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -241,16 +241,7 @@ def test_the_cells_request_fills_many_rows_in_one_request(admin_client, sandbox_
 
 
 def _create_connector(sandbox_api, i):
-    import requests
-
-    response = requests.post(
-        f"{sandbox_api.url}/v1/spaces/{DEMO_SPACE_ID}/collections/{SALES_COLLECTION_ID}/connectors",
-        json={"provider_slug": "slack", "credential": {"access_token": f"t-{i}"}, "scope_config": {}},
-        headers={"Authorization": f"Bearer {sandbox_api.admin_key}", "Idempotency-Key": uuid.uuid4().hex},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["data"]["id"]
+    return create_connector(sandbox_api, DEMO_SPACE_ID, SALES_COLLECTION_ID, provider_slug="slack", token=f"t-{i}")
 
 
 def test_a_background_snapshot_shows_at_once_with_its_age(admin_client, user):
