@@ -1,4 +1,5 @@
-"""A user's display preferences (the theme): one read per page that shows it, one write when the user picks."""
+"""A user's display preferences (the theme): read with the user (connectors.principal.top_bar), one write when the
+user picks."""
 
 from dataclasses import dataclass
 
@@ -10,14 +11,6 @@ from .principal import forget_top_bar
 THEMES = UserPreference.Theme
 # The top bar's one button goes round: auto (the system's), light, dark, auto...
 NEXT_THEME = {THEMES.AUTO: THEMES.LIGHT, THEMES.LIGHT: THEMES.DARK, THEMES.DARK: THEMES.AUTO}
-
-
-def theme_of(*, user: AbstractBaseUser) -> str:
-    """The theme: "auto", "light" or "dark"; "auto" for whoever never picked (and whoever is not signed in)."""
-    if not getattr(user, "is_authenticated", False):
-        return THEMES.AUTO
-    theme = UserPreference.objects.filter(user=user).values_list("theme", flat=True).first()
-    return theme or THEMES.AUTO
 
 
 def theme_set(*, user: AbstractBaseUser, theme: str) -> str:

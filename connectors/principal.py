@@ -137,7 +137,7 @@ def _user_converters(db) -> list:
 def _remember(user, row) -> None:
     pk, token, auth_scheme, updated_at, theme, unread, *in_roles = row
     remember_role(user, role_among(role for role, member in zip(ROLES, in_roles, strict=True) if member))
-    user._console_frame = TopBar(theme=theme or UserPreference.Theme.AUTO, unread_alerts=unread or 0)
+    user._console_top_bar = TopBar(theme=theme or UserPreference.Theme.AUTO, unread_alerts=unread or 0)
     key = None
     if pk is not None:
         try:
@@ -166,16 +166,16 @@ def role_loaded_with_key(user) -> str:
 def top_bar(user) -> "TopBar":
     """The theme and the bell's count for this request's page, read with the user (or, for a user object that came
     another way, with its role and key)."""
-    bar = getattr(user, "_console_frame", None)
+    bar = getattr(user, "_console_top_bar", None)
     if bar is None:
         _load(user)
-        bar = user._console_frame
+        bar = user._console_top_bar
     return bar
 
 
 def forget_top_bar(user) -> None:
     """After the theme changed or alerts were read: the next top_bar reads them again."""
-    _forget(user, "_console_frame")
+    _forget(user, "_console_top_bar")
 
 
 def forget_stored_key(user) -> None:
