@@ -1,4 +1,5 @@
-"""The console's own database unreachable: a clear 503 page (JSON for /healthz), never a traceback.
+"""The console's own database: when it is unreachable, a clear 503 page (JSON for /healthz), never a traceback; and
+raw_rows_in, the lists' reads of many rows by id.
 
 A failing query inside a view reaches DatabaseUnavailableMiddleware.process_exception; one in a middleware (the
 session or the signed-in user are read before the view runs) reaches handler500 (connectors.views.errors), which

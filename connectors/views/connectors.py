@@ -222,7 +222,7 @@ def connector_list(request, page: CollectionPage):
             "row_sync_form": ROW_SYNC_FORM,
         }
     )
-    if len(result.items if result else ()) > STREAMED_ROWS:
+    if result is not None and len(result.items) > STREAMED_ROWS:
         return render_streamed(request, "connectors/connector_list.html", context, name="rows", parts=rows)
     context["rows"] = SafeString("\n".join(rows))
     return render_page(request, "connectors/connector_list.html", context)
