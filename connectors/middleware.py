@@ -127,14 +127,23 @@ def _beyond_title(message: str, title: str) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+def _title_and_status(exception: errors.AimableError) -> tuple[str, int]:
+    return next(
+        ((t, s) for cls, (t, s) in _UPSTREAM_PAGES.items() if isinstance(exception, cls)),
+        ("The Aimable API had a problem", 502),
+    )
+
+
+def upstream_error_title(exception: errors.AimableError) -> str:
+    """What an upstream failure is called on its page, for a part of a page that says it in a few words (a cell)."""
+    return _title_and_status(exception)[0]
+
+
 def upstream_error_response(request, exception):
     if isinstance(exception, ApiKeyMissing):
         title, status = "No API key stored", 403
     else:
-        title, status = next(
-            ((t, s) for cls, (t, s) in _UPSTREAM_PAGES.items() if isinstance(exception, cls)),
-            ("The Aimable API had a problem", 502),
-        )
+        title, status = _title_and_status(exception)
         logger.warning("upstream error %s on %s: %s", type(exception).__name__, request.path, exception)
     context = {
         "title": title,

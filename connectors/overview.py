@@ -13,15 +13,11 @@ four cache round trips per connector, which on Redis doubled the time to fill a 
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -35,10 +31,10 @@ from .alerts import health as health_rules
 from .alerts.models import ConnectorHealth, ConnectorSettings
 from .alerts.selectors import health_marks
 from .models import AuditEvent
+from .parallel import in_parallel
 from .providers import PROVIDERS, get_provider
 from .selectors import collections_all, connectors_all, overview_lists_key, overview_syncs_key
 
-CONCURRENCY = 32  # upstream reads in flight per request: as many as the client's pool keeps connections (per process)
 LISTS_SECONDS = 30  # the three lists, per credential
 SYNCS_SECONDS = 30  # what a connector's newest syncs said, per credential: shown by the rows request and the CSV
 SYNCS_REUSE_SECONDS = 10  # the cells request reuses a read this recent (made by the rows request a moment before)
@@ -58,29 +54,6 @@ HEALTH = {
 FRESHNESS = {"on_time": "On time", "late": "Late", "stale": "Stale"}
 SORTS = {"name": "Name", "last_success": "Last success (oldest first)", "status": "Status"}
 FILTER_FIELDS = ("q", "space", "collection", "provider", "status", "health", "sort")
-
-
-# ----- running reads in parallel -----------------------------------------------------------------------------------
-
-
-def _in_parallel(jobs: list[tuple[Any, Callable[[], Any]]]) -> list[tuple[Any, Any, errors.AimableError | None]]:
-    """Runs ``read()`` for each (key, read), CONCURRENCY at a time; returns (key, result, error) in order.
-
-    Each job runs in a copy of the caller's context: the page's upstream budget and request id (contextvars) do not
-    reach executor threads otherwise. A rejected key fails the whole read (raised); other errors are per job."""
-    if not jobs:
-        return []
-    with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs))) as pool:
-        futures = [(key, pool.submit(contextvars.copy_context().run, read)) for key, read in jobs]
-        out = []
-        for key, future in futures:
-            try:
-                out.append((key, future.result(), None))
-            except errors.AuthenticationError:
-                raise
-            except errors.AimableError as exc:
-                out.append((key, None, exc))
-    return out
 
 
 # ----- the three lists ---------------------------------------------------------------------------------------------
@@ -131,7 +104,7 @@ def _read_listing(client: AimableClient) -> Listing:
     failed: list[GroupError] = []
     collections: dict[str, list[Collection]] = {}
     jobs = [(str(s.space_id), partial(collections_all, client=client, space_id=s.space_id)) for s in spaces]
-    for space_id, found, exc in _in_parallel(jobs):
+    for space_id, found, exc in in_parallel(jobs):
         if exc is not None:
             failed.append(_group_error(exc, by_id[space_id]))
         else:
@@ -146,7 +119,7 @@ def _read_listing(client: AimableClient) -> Listing:
     ]
     connectors: dict[tuple[str, str], list[Connector]] = {}
     coll_by_id = {str(c.collection_id): c for colls in collections.values() for c in colls}
-    for (space_id, collection_id), found, exc in _in_parallel(jobs):
+    for (space_id, collection_id), found, exc in in_parallel(jobs):
         if exc is not None:
             failed.append(_group_error(exc, by_id[space_id], coll_by_id[collection_id]))
         else:
@@ -404,7 +377,7 @@ def read_infos(client: AimableClient, rows: list[Row], *, reuse: float = SYNCS_R
     todo = [row for row in rows if row.key not in infos and row.linkable]
     fresh = {}
     started = time.time()  # a reading is as old as its request: a change made meanwhile makes it out of date
-    for row, result, exc in _in_parallel([(row, partial(_newest, client, row)) for row in todo]):
+    for row, result, exc in in_parallel([(row, partial(_newest, client, row)) for row in todo]):
         if exc is not None:
             infos[row.key] = SyncInfo(error=exc.message)
             continue

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -26,6 +27,7 @@ from .aimable import errors
 from .aimable.client import AimableClient, validate_uuid
 from .aimable.types import BrowseItem, Collection, Connector, Page, Space, Sync
 from .models import AuditEvent, RecentCollection
+from .parallel import in_parallel
 from .permissions import sees_every_audit_event
 from .providers import Provider, get_provider, unknown_provider
 from .upstream import anonymous_client, client_or_none
@@ -280,6 +282,28 @@ def sync_latest_status(*, client: AimableClient, space_id: str, collection_id: s
         stale = sync_latest_stale(fingerprint=client.cache_fingerprint, connector_id=connector_id)
         return _with_progress(client, stale, reconnecting=True, error=exc)
     return _with_progress(client, sync)
+
+
+def sync_latest_statuses(
+    *, client: AimableClient, space_id: str, collection_id: str, connector_ids: list[str]
+) -> list[tuple[str, SyncStatus | None, errors.AimableError | None]]:
+    """Each connector's latest sync (as sync_latest_status), read side by side, in order: the connector list's cells.
+    A row the upstream refuses (no such connector, no permission, even a rejected key) comes back with its error, for
+    its cell to say so; the other rows are shown."""
+    jobs = [
+        (
+            connector_id,
+            partial(
+                sync_latest_status,
+                client=client,
+                space_id=space_id,
+                collection_id=collection_id,
+                connector_id=connector_id,
+            ),
+        )
+        for connector_id in connector_ids
+    ]
+    return in_parallel(jobs, fatal=())
 
 
 def running_sync(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> Sync | None:

@@ -7,16 +7,19 @@ request, when each was answered and how long it took, and how long each admin wa
 reads per watched sync).
 
 One visit, every step 2 s after the one before, as a person clicking through:
-  the connector list (and the latest-sync cell of each row, which htmx loads with the page),
+  the connector list (and the request that fills in every row's latest-sync cell, which htmx sends once the page is
+  there: its address read from the page, as htmx reads it),
   a connector with a running sync (the page, then its syncs panel),
   that sync's page, then its status partial polled every 2 s (as the page's htmx does) for --watch-seconds on
   average (half to one and a half times it: with one length for all, the admins, who start within seconds of each
   other, would open their lists in the same few seconds of every cycle, for the whole run).
 """
 
+import html
 import json
 import os
 import random
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,6 +34,9 @@ RESULTS = Path(os.environ["LOADTEST_RESULTS"])
 STEP_SECONDS = PLAN["poll_seconds"]
 HTMX = {"HX-Request": "true"}
 BROWSER_PARALLEL = 6  # a browser opens about six connections to one host
+
+# The list's requests for its latest-sync cells (connector_list.html: a hidden element fired on load).
+_LOADERS = re.compile(r'hx-get="([^"]*/latest-syncs/\?[^"]*)" hx-trigger="load"')
 
 _admins = iter(PLAN["admins"])
 _statuses: Counter = Counter()
@@ -71,24 +77,26 @@ class Admin(HttpUser):
         gevent.sleep(max(0.0, self.next_step - time.monotonic()))
         self.next_step = max(self.next_step + STEP_SECONDS, time.monotonic())
 
-    def get(self, url, name, *, htmx=False, ok=(200,)):
+    def get(self, url, name, *, htmx=False, ok=(200,), holds=None):
         """A GET that fails unless its status is one of `ok` (no redirect is followed: a lost session would
-        otherwise look like a page)."""
+        otherwise look like a page), and its body matches `holds` when given."""
         with self.client.get(
             url, name=name, headers=HTMX if htmx else None, allow_redirects=False, catch_response=True
         ) as response:
             if response.status_code not in ok:
                 response.failure(f"status {response.status_code}")
+            elif holds is not None and not holds.search(response.text):
+                response.failure(f"no match for {holds.pattern}")
             return response
 
     @task
     def visit(self):
         connector_id, sync_id = random.choice(PLAN["running"])  # noqa: S311
         self.step()
-        self.get(self.base, "connector list")
+        listed = self.get(self.base, "connector list", holds=_LOADERS)
         pool = Pool(BROWSER_PARALLEL)
-        for row in PLAN["connectors"]:  # htmx loads each row's latest sync with the page; 286 once it is finished
-            pool.spawn(self.get, f"{self.base}{row}/sync/latest/", "list row: latest sync", htmx=True, ok=(200, 286))
+        for url in _LOADERS.findall(listed.text):  # 200 while a row runs (its poller starts), else 286
+            pool.spawn(self.get, html.unescape(url), "list: latest syncs", htmx=True, ok=(200, 286))
         pool.join()
 
         self.step()

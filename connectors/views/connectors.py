@@ -42,7 +42,7 @@ from .base import (
     render_streamed,
     retry_context,
 )
-from .syncs import local_next, status_context
+from .syncs import latest_sync_cell_id, latest_syncs_urls, local_next, status_context
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ _ROW = (
     '<br><span class="small muted">{} · <code title="{}">{}</code></span></td>'
     '<td data-label="Status">{}</td><td data-label="Scope">{}</td><td data-label="Created">{}</td>'
     '<td data-label="Updated">{}</td>'
-    '<td data-label="Latest sync"><span hx-get="{}" hx-trigger="load" hx-swap="outerHTML" aria-busy="true">'
+    '<td data-label="Latest sync"><span class="latest-sync" id="{}" aria-busy="true">'
     '<span class="loading-hint small muted">Loading… </span><a href="{}" class="small">Sync history</a></span></td>'
     "<td>{}</td></tr>"
 )
@@ -104,7 +104,6 @@ def connector_rows(
     health = health or {}
     names = names or {}
     detail = _url_maker("connector_detail", space_id, collection_id)
-    latest = _url_maker("sync_latest", space_id, collection_id)
     history = _url_maker("sync_list", space_id, collection_id)
     trigger = _url_maker("sync_trigger", space_id, collection_id)
     resume = _url_maker("connector_resume", space_id, collection_id)
@@ -157,7 +156,7 @@ def connector_rows(
             connector.id,
             connector.id[:8],
             *cells,
-            latest(quoted),
+            latest_sync_cell_id(connector.id),
             history(quoted),
             sync_now,
         )
@@ -220,6 +219,9 @@ def connector_list(request, page: CollectionPage):
             "status_filter": status_filter,
             "filtered": bool(provider_filter or status_filter),
             "row_sync_form": ROW_SYNC_FORM,
+            "latest_syncs_urls": latest_syncs_urls(
+                page.space_id, page.collection_id, [c.id for c in result.items if c.linkable] if result else []
+            ),
         }
     )
     if result is not None and len(result.items) > STREAMED_ROWS:

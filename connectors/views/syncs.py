@@ -1,6 +1,7 @@
 """Syncs: start, watch live (htmx polling that stops for good), history, cancel, retry."""
 
 import hashlib
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -14,6 +15,7 @@ from .. import csv_export, selectors, services
 from ..aimable import errors
 from ..aimable.client import validate_token
 from ..aimable.types import is_path_id
+from ..middleware import upstream_error_title
 from ..paging import PageParams
 from .base import (
     CollectionPage,
@@ -66,6 +68,10 @@ def sync_detail(request, page: ConnectorPage, sync_id: str):
 
 LATEST_SYNC = "connectors/connector_list.html#latest_sync"
 LATEST_SYNCS_SHOWN = 100  # the list's largest page
+# The list's cells are loaded by as few requests as these allow (latest_syncs_urls): 50 rows a request, and a request
+# line well under what servers take (gunicorn's default limit is 4,094 bytes; an id may be 128 characters).
+LATEST_SYNCS_PER_REQUEST = 50
+LATEST_SYNCS_QUERY_CHARS = 3000
 
 
 def latest_sync_cell_id(connector_id: str) -> str:
@@ -73,8 +79,24 @@ def latest_sync_cell_id(connector_id: str) -> str:
     return "latest-" + hashlib.blake2s(connector_id.encode(), digest_size=8).hexdigest()
 
 
-def _latest_sync_context(page: ConnectorPage, *, failures: int) -> dict:
-    status = selectors.sync_latest_status(client=page.client, **page.ids)
+def latest_syncs_urls(space_id: str, collection_id: str, connector_ids: list[str]) -> list[str]:
+    """The requests that fill the connector list's latest-sync cells once the page is there (sync_latest_batch):
+    one for a page of UUID-named connectors; more only when the ids would make one too long."""
+    base = reverse("sync_latest_batch", args=[space_id, collection_id]) + "?"
+    urls, query, chars = [], [], 0
+    for connector_id in connector_ids:
+        part = "row=" + quote(connector_id, safe="")
+        if query and (len(query) >= LATEST_SYNCS_PER_REQUEST or chars + len(part) > LATEST_SYNCS_QUERY_CHARS):
+            urls.append(base + "&".join(query))
+            query, chars = [], 0
+        query.append(part)
+        chars += len(part) + 1
+    if query:
+        urls.append(base + "&".join(query))
+    return urls
+
+
+def _latest_sync_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int) -> dict:
     context = status_context(page, status, failures=failures)
     context["polling"] = status.reconnecting or bool(status.sync and not status.sync.is_terminal)
     context["cell_id"] = latest_sync_cell_id(page.connector_id)
@@ -84,27 +106,33 @@ def _latest_sync_context(page: ConnectorPage, *, failures: int) -> dict:
 @require_safe
 @connector_view
 def sync_latest(request, page: ConnectorPage):
-    """The latest sync of one connector, for a row of the connector list, loaded once after the page. A running one
-    starts the list's poller (sync_latest_batch), which then asks for every running row at once."""
-    context = _latest_sync_context(page, failures=_failures(request))
+    """The latest sync of one connector, as a cell of the connector list (which loads its cells in batches, with
+    sync_latest_batch). A running one starts the list's poller, which asks for every running row at once."""
+    status = selectors.sync_latest_status(client=page.client, **page.ids)
+    context = _latest_sync_context(page, status, failures=_failures(request))
     return _render_status(request, LATEST_SYNC, context)
 
 
 @require_safe
 @collection_view
 def sync_latest_batch(request, page: CollectionPage):
-    """The latest sync of every running row of the connector list (``?running=<connector id>``, repeated), each
-    swapped in place by its id: one request every 2 s for the whole list, however many rows run. Stops (286) when none
-    runs any more; backs off while Aimable fails."""
+    """The latest sync of the connector list's rows (``?row=<connector id>``, repeated), read side by side, each cell
+    swapped in place by its id: the list's cells once after the page (latest_syncs_urls), then every 2 s its running
+    rows, in one request however many run. Stops (286) when none runs any more; backs off while Aimable fails. A row
+    the upstream refuses says so in its cell, and is not asked for again."""
     failures = _failures(request)
+    connector_ids = [i for i in dict.fromkeys(request.GET.getlist("row")[:LATEST_SYNCS_SHOWN]) if is_path_id(i)]
+    read = selectors.sync_latest_statuses(client=page.client, **page.ids, connector_ids=connector_ids)
     cells, polling, reconnecting = [], False, False
-    for connector_id in dict.fromkeys(request.GET.getlist("running")[:LATEST_SYNCS_SHOWN]):
-        if not is_path_id(connector_id):
-            continue
+    for connector_id, status, error in read:
         row = ConnectorPage(request, page.client, page.space_id, page.collection_id, connector_id)
-        context = _latest_sync_context(row, failures=failures)
-        polling = polling or context["polling"]
-        reconnecting = reconnecting or context["reconnecting"]
+        if error is None:
+            context = _latest_sync_context(row, status, failures=failures)
+            polling = polling or context["polling"]
+            reconnecting = reconnecting or context["reconnecting"]
+        else:
+            context = {"cell_id": latest_sync_cell_id(connector_id), "row_error": error}
+            context["row_error_title"] = upstream_error_title(error)
         cells.append(render_to_string(LATEST_SYNC, {**context, "oob": True}, request))
     next_failures = failures + 1 if reconnecting else 0
     context = {**page.ids, "cells": cells, "polling": polling, "interval": poll_interval(next_failures)}

@@ -2,6 +2,7 @@
 the connector list asks for all its running rows in one request every 2 s, until none runs."""
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
 
@@ -49,7 +50,7 @@ def test_no_polling_while_the_tab_is_hidden_and_one_refresh_when_it_shows(signed
     assert len(polls) >= 2  # and polling goes on
 
 
-def test_the_list_refreshes_its_running_rows_in_one_request(signed_in: Page, console):
+def test_the_list_loads_its_cells_in_one_request_then_refreshes_its_running_rows_in_one(signed_in: Page, console):
     page = signed_in
     console.sandbox.set_faults(sync_seconds=6, fail_rate=0)
     start_syncs(console, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID)
@@ -58,15 +59,18 @@ def test_the_list_refreshes_its_running_rows_in_one_request(signed_in: Page, con
     page.goto(console.collection_url())
     running = page.locator(".latest-sync .badge", has_text="running")
     expect(running).to_have_count(2)
-    loaded = len(cells)  # one per row, once, after the page
+    expect(page.locator(".latest-sync[aria-busy]")).to_have_count(0)  # every row's cell was filled
+    first = parse_qs(urlsplit(batches[0]).query)["row"]
+    assert len(first) == page.locator("td[data-label='Latest sync']").count() >= 4  # all rows, one request
 
     expect(running).to_have_count(0, timeout=15_000)
-    expect(page.locator(".latest-sync input[name=running]")).to_have_count(0)
-    assert len(cells) == loaded <= 4  # the rows never poll one by one
-    assert batches, "the running rows were refreshed"
-    both = [u for u in batches if DRIVE_CONNECTOR_ID in u and SLACK_CONNECTOR_ID in u]
-    assert both, "one request asks for both running rows"
-    assert len(batches) <= 6  # every 2 s for about 6 s, not one per row
+    expect(page.locator(".latest-sync input[name=row]")).to_have_count(0)
+    assert cells == []  # no row asks on its own
+    polls = [parse_qs(urlsplit(u).query).get("row", []) for u in batches[1:]]
+    assert polls, "the running rows were refreshed"
+    assert [DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID] in [sorted(p) for p in polls], "one request asks for both"
+    assert all(set(p) <= {DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID} for p in polls)  # only the running rows
+    assert len(polls) <= 6  # every 2 s for about 6 s, not one per row
 
     batches.clear()
     page.wait_for_timeout(4500)

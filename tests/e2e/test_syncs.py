@@ -50,7 +50,7 @@ def test_the_connector_list_fills_in_latest_syncs_after_the_page(signed_in: Page
     page = signed_in
     console.sandbox.set_faults(sync_seconds=3, fail_rate=0)
     page.goto(console.collection_url())
-    cells = page.locator(".latest-sync")
+    cells = page.locator(".latest-sync:not([aria-busy])")  # filled in: no longer waiting for the cells' request
     expect(cells).to_have_count(4)
     row = page.locator("tr", has=page.get_by_role("link", name=re.compile("Slack")))
     row.get_by_role("button", name=re.compile(r"^Sync .+ now$")).click()  # each names its connector

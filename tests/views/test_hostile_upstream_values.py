@@ -94,7 +94,8 @@ def test_a_sync_id_with_a_slash_is_shown_not_linked_in_the_panel_history_and_lat
     pages = {
         "panel": admin_client.get(url("connector_detail"), **HTMX),
         "history": admin_client.get(url("sync_list")),
-        "latest": admin_client.get(url("sync_latest"), **HTMX),  # the connector list's "Latest sync" cell
+        # the connector list's "Latest sync" cell
+        "latest": admin_client.get(f"{reverse('sync_latest_batch', args=IDS)}?row={DRIVE_CONNECTOR_ID}", **HTMX),
     }
     for name, response in pages.items():
         assert response.status_code in (200, 286), name  # 286: a finished sync's cell stops polling
@@ -105,7 +106,7 @@ def test_a_sync_id_with_a_slash_is_shown_not_linked_in_the_panel_history_and_lat
     if status == "running":  # the list's poller still asks for this row: by connector id, never by sync id
         latest = pages["latest"].content.decode()
         assert addresses(latest) == [reverse("sync_latest_batch", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])]
-        assert f'name="running" value="{DRIVE_CONNECTOR_ID}"' in latest
+        assert f'name="row" value="{DRIVE_CONNECTOR_ID}"' in latest
 
 
 def test_a_triggered_sync_with_a_slashed_id_is_reported_without_a_link(admin_client, sandbox_api, monkeypatch):

@@ -1,5 +1,4 @@
-"""The theme (kept per user; "auto" leaves data-theme out so Pico follows the system), and the connector list's one
-request for all its running rows."""
+"""The theme (kept per user; "auto" leaves data-theme out so Pico follows the system)."""
 
 import pytest
 from django.contrib.auth.models import Group
@@ -7,8 +6,7 @@ from django.urls import reverse
 
 from connectors.models import UserPreference
 from connectors.permissions import READ_ONLY_GROUP
-from connectors.views.syncs import latest_sync_cell_id
-from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID
 from tests.conftest import store_key
 
 pytestmark = pytest.mark.django_db
@@ -71,40 +69,3 @@ def test_signed_out_the_sign_in_page_follows_the_system(client):
     assert html_tag(client.get(reverse("login"))) == '<html lang="en">'
     assert client.post(reverse("theme_set"), {"theme": "dark"}).status_code == 302  # to the sign-in form
     assert not UserPreference.objects.exists()
-
-
-# ----- the connector list's running rows: one request -----------------------------------------------------------
-
-
-def test_a_running_row_starts_the_lists_one_poller_instead_of_polling_itself(admin_client):
-    admin_client.post(reverse("sync_trigger", args=[*IDS, DRIVE_CONNECTOR_ID]))
-    cell = admin_client.get(reverse("sync_latest", args=[*IDS, DRIVE_CONNECTOR_ID]), **HX).content.decode()
-    assert f'id="{latest_sync_cell_id(DRIVE_CONNECTOR_ID)}"' in cell
-    assert f'name="running" value="{DRIVE_CONNECTOR_ID}"' in cell
-    assert 'id="latest-syncs-poller" hx-swap-oob="true"' in cell
-    assert reverse("sync_latest_batch", args=IDS) in cell and 'hx-trigger="every 2s"' in cell
-    assert reverse("sync_latest", args=[*IDS, DRIVE_CONNECTOR_ID]) not in cell  # it does not poll on its own
-
-
-def test_one_request_refreshes_every_running_row_and_stops_when_none_runs(admin_client, sandbox_api):
-    admin_client.post(reverse("sync_trigger", args=[*IDS, DRIVE_CONNECTOR_ID]))
-    batch = reverse("sync_latest_batch", args=IDS)
-    query = f"?running={DRIVE_CONNECTOR_ID}&running={SLACK_CONNECTOR_ID}&running=bad/id"
-    response = admin_client.get(batch + query, **HX)
-    body = response.content.decode()
-    assert response.status_code == 200
-    for connector_id in (DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID):  # each swapped in place by its id
-        assert f'id="{latest_sync_cell_id(connector_id)}" hx-swap-oob="true"' in body
-    assert f'name="running" value="{DRIVE_CONNECTOR_ID}"' in body  # still running: polled again
-    assert f'name="running" value="{SLACK_CONNECTOR_ID}"' not in body  # finished: left out of the next poll
-    assert 'id="latest-syncs-poller"' in body
-
-    finished = admin_client.get(batch + f"?running={SLACK_CONNECTOR_ID}", **HX)
-    assert finished.status_code == 286  # htmx stops the poller for good
-    assert "latest-syncs-poller" not in finished.content.decode() and "completed" in finished.content.decode()
-
-
-def test_the_list_marks_each_cell_for_phones_and_has_the_poller_target(admin_client):
-    page = admin_client.get(reverse("connector_list", args=IDS)).content.decode()
-    assert '<div id="latest-syncs-poller" hidden></div>' in page
-    assert page.count('data-label="Latest sync"') >= 4 and '<table class="striped cards">' in page

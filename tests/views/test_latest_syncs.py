@@ -1,0 +1,96 @@
+"""The connector list's "Latest sync" cells: all of a page's rows loaded by one request once the page is there, read
+from Aimable side by side, then one request every 2 s for the rows still running, until none runs."""
+
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.urls import reverse
+
+from connectors import selectors
+from connectors.views.syncs import (
+    LATEST_SYNCS_PER_REQUEST,
+    LATEST_SYNCS_QUERY_CHARS,
+    latest_sync_cell_id,
+    latest_syncs_urls,
+)
+from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
+
+pytestmark = pytest.mark.django_db
+IDS = [DEMO_SPACE_ID, DEMO_COLLECTION_ID]
+HX = {"HTTP_HX_REQUEST": "true"}
+MISSING_ID = "c0ffee00-0000-4000-8000-000000000000"
+
+
+def rows_asked(url: str) -> list[str]:
+    return parse_qs(urlsplit(url).query)["row"]
+
+
+def test_the_list_loads_every_rows_cell_with_one_request(admin_client, sandbox_api):
+    page = admin_client.get(reverse("connector_list", args=IDS)).content.decode()
+    connector_ids = [c["id"] for c in sandbox_api.state.connectors.values() if c["collection_id"] == DEMO_COLLECTION_ID]
+    assert len(connector_ids) >= 4
+    for connector_id in connector_ids:  # each cell waits, marked by its id, for the loader's answer
+        assert f'<span class="latest-sync" id="{latest_sync_cell_id(connector_id)}" aria-busy="true">' in page
+    [url] = latest_syncs_urls(*IDS, rows_in_page_order(page, connector_ids))
+    assert f'hx-get="{url.replace("&", "&amp;")}" hx-trigger="load" hx-swap="none"' in page
+    assert sorted(rows_asked(url)) == sorted(connector_ids)
+    assert "/sync/latest/" not in page  # no request per row
+    assert '<div id="latest-syncs-poller" hidden></div>' in page
+    assert page.count('data-label="Latest sync"') >= 4 and '<table class="striped cards">' in page
+
+
+def rows_in_page_order(page: str, connector_ids: list[str]) -> list[str]:
+    return sorted(connector_ids, key=lambda i: page.index(latest_sync_cell_id(i)))
+
+
+def test_one_request_answers_every_row_and_polls_on_while_one_runs(admin_client, sandbox_api):
+    admin_client.post(reverse("sync_trigger", args=[*IDS, DRIVE_CONNECTOR_ID]))
+    batch = reverse("sync_latest_batch", args=IDS)
+    query = f"?row={DRIVE_CONNECTOR_ID}&row={SLACK_CONNECTOR_ID}&row=bad/id&row={MISSING_ID}"
+    response = admin_client.get(batch + query, **HX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    for connector_id in (DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID, MISSING_ID):  # each swapped in place by its id
+        assert f'id="{latest_sync_cell_id(connector_id)}" hx-swap-oob="true"' in body
+    assert f'name="row" value="{DRIVE_CONNECTOR_ID}"' in body  # still running: asked for again by the poller
+    assert f'name="row" value="{SLACK_CONNECTOR_ID}"' not in body  # finished: left out of the next poll
+    missing = body[body.index(latest_sync_cell_id(MISSING_ID)) :]
+    assert "Not found" in missing[: missing.index("</span>")]  # refused by Aimable: says so, is not asked again
+    assert f'name="row" value="{MISSING_ID}"' not in body
+    assert 'id="latest-syncs-poller" hx-swap-oob="true"' in body
+    assert f'hx-get="{batch}"' in body and 'hx-trigger="every 2s"' in body
+    assert 'hx-include=".latest-sync input[name=row]"' in body
+
+    finished = admin_client.get(batch + f"?row={SLACK_CONNECTOR_ID}", **HX)
+    assert finished.status_code == 286  # htmx stops the poller for good
+    assert "latest-syncs-poller" not in finished.content.decode() and "completed" in finished.content.decode()
+
+
+def test_a_row_reads_beside_the_others(admin_client, monkeypatch):
+    """Two rows' reads are in flight at once: each waits for the other at a barrier, which a one-by-one read would
+    never pass (it fails after 5 s instead)."""
+    both = threading.Barrier(2, timeout=5)
+    read = selectors.sync_latest_status
+
+    def waits_for_the_other(**kwargs):
+        both.wait()
+        return read(**kwargs)
+
+    monkeypatch.setattr(selectors, "sync_latest_status", waits_for_the_other)
+    batch = reverse("sync_latest_batch", args=IDS) + f"?row={DRIVE_CONNECTOR_ID}&row={SLACK_CONNECTOR_ID}"
+    body = admin_client.get(batch, **HX).content.decode()
+    assert body.count('hx-swap-oob="true"') == 2 and "Never synced" not in body and "Not found" not in body
+
+
+def test_a_long_page_of_long_ids_is_asked_for_in_a_few_short_requests():
+    uuids = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(100)]
+    assert len(latest_syncs_urls(*IDS, uuids[:10])) == 1
+    long_ids = [f"{n:03d}" + "x" * 125 for n in range(100)]
+    for connector_ids in (uuids, long_ids):
+        urls = latest_syncs_urls(*IDS, connector_ids)
+        assert [i for url in urls for i in rows_asked(url)] == connector_ids  # every row once, in order
+        for url in urls:
+            assert len(rows_asked(url)) <= LATEST_SYNCS_PER_REQUEST
+            assert len(urlsplit(url).query) <= LATEST_SYNCS_QUERY_CHARS
+    assert len(latest_syncs_urls(*IDS, uuids)) == 2 and len(latest_syncs_urls(*IDS, long_ids)) == 5
