@@ -3,6 +3,7 @@ one cache round trip; the role and the stored key are one statement; a stored se
 minute; the environment is read once per upstream; one redis.Redis serves every command of a process; the request's
 user comes with its role and key in one statement."""
 
+from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 
 import pytest
@@ -184,11 +185,16 @@ def test_the_environment_is_read_once_per_upstream(monkeypatch):
     assert client_module.shared_session().trust_env is False
 
 
-def test_one_redis_client_per_pool():
+def test_one_redis_client_per_server_for_every_thread():
+    """Django keeps a cache object per thread: they share one client, so a thread does not connect afresh."""
     from console.cache import SharedClientRedisCacheClient
 
     redis_cache = SharedClientRedisCacheClient(["redis://127.0.0.1:6379/0"])
     assert redis_cache.get_client("a") is redis_cache.get_client("b", write=True)
+    with ThreadPoolExecutor(1) as other_thread:
+        its_own = other_thread.submit(lambda: SharedClientRedisCacheClient(["redis://127.0.0.1:6379/0"])).result()
+    assert its_own.get_client("a") is redis_cache.get_client("a")
+    assert SharedClientRedisCacheClient(["redis://127.0.0.1:6379/1"]).get_client() is not redis_cache.get_client()
 
 
 @pytest.mark.django_db
