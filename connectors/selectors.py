@@ -284,6 +284,11 @@ def sync_latest_status(*, client: AimableClient, space_id: str, collection_id: s
     return _with_progress(client, sync)
 
 
+# The connector list's cells are read at most this many at a time: a page of 50 rows comes back in a few waves of 20 ms
+# reads, without 50 threads at once in a worker whose GIL the status polls it serves share.
+LATEST_CONCURRENCY = 8
+
+
 def sync_latest_statuses(
     *, client: AimableClient, space_id: str, collection_id: str, connector_ids: list[str]
 ) -> list[tuple[str, SyncStatus | None, errors.AimableError | None]]:
@@ -303,7 +308,7 @@ def sync_latest_statuses(
         )
         for connector_id in connector_ids
     ]
-    return in_parallel(jobs, fatal=())
+    return in_parallel(jobs, concurrency=LATEST_CONCURRENCY, fatal=())
 
 
 def running_sync(*, client: AimableClient, space_id: str, collection_id: str, connector_id: str) -> Sync | None:
