@@ -125,8 +125,8 @@ def sync_latest_batch(request, page: CollectionPage):
     read = selectors.sync_latest_statuses(client=page.client, **page.ids, connector_ids=connector_ids)
     cells, polling, reconnecting = [], False, False
     for connector_id, status, error in read:
-        row = ConnectorPage(request, page.client, page.space_id, page.collection_id, connector_id)
         if error is None:
+            row = ConnectorPage(request, page.client, page.space_id, page.collection_id, connector_id)
             context = _latest_sync_context(row, status, failures=failures)
             polling = polling or context["polling"]
             reconnecting = reconnecting or context["reconnecting"]

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
 
+from connectors.models import ApiKey
 from sandbox import DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
 
 SET_VISIBILITY = """(state) => {
@@ -92,3 +93,18 @@ def test_the_list_does_not_poll_while_hidden(signed_in: Page, console):
     with page.expect_request(lambda r: "/latest-syncs/" in r.url, timeout=1000) as shown:
         page.evaluate(SET_VISIBILITY, "visible")
     assert DRIVE_CONNECTOR_ID in shown.value.url and SLACK_CONNECTOR_ID in shown.value.url
+
+
+def test_when_the_cells_request_fails_the_list_says_why(signed_in: Page, console, user):
+    """The cells' one request is refused as a whole (the key removed meanwhile, in another tab): the page shows the
+    error where the request was, instead of cells that wait for ever."""
+    page = signed_in
+
+    def key_removed_first(route):
+        ApiKey.objects.filter(user=user).delete()
+        route.continue_()
+
+    page.route(re.compile(r".*/latest-syncs/\?row=.*"), key_removed_first)
+    page.goto(console.collection_url())
+    expect(page.get_by_text("No API key stored")).to_be_visible()
+    expect(page.locator(".latest-sync .loading-hint:visible")).to_have_count(0)

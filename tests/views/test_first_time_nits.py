@@ -290,7 +290,7 @@ def test_password_strength_errors_are_under_new_password(admin_client, admin_use
 def test_the_list_rows_say_loading_while_htmx_loads_the_latest_sync(admin_client):
     page = admin_client.get(reverse("connector_list", args=IDS)).content.decode()
     assert 'aria-busy="true"><span class="loading-hint' in page  # shown while the cells' request is in flight
-    assert 'hx-trigger="load" hx-swap="none" hx-indicator=".latest-sync[aria-busy]"' in page
+    assert 'hx-trigger="load" hx-swap="outerHTML" hx-indicator=".latest-sync[aria-busy]"' in page
 
 
 def test_folders_say_loading_while_their_contents_load(admin_client):

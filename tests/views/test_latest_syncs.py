@@ -33,7 +33,7 @@ def test_the_list_loads_every_rows_cell_with_one_request(admin_client, sandbox_a
     for connector_id in connector_ids:  # each cell waits, marked by its id, for the loader's answer
         assert f'<span class="latest-sync" id="{latest_sync_cell_id(connector_id)}" aria-busy="true">' in page
     [url] = latest_syncs_urls(*IDS, rows_in_page_order(page, connector_ids))
-    assert f'hx-get="{url.replace("&", "&amp;")}" hx-trigger="load" hx-swap="none"' in page
+    assert f'hx-get="{url.replace("&", "&amp;")}" hx-trigger="load" hx-swap="outerHTML"' in page
     assert sorted(rows_asked(url)) == sorted(connector_ids)
     assert "/sync/latest/" not in page  # no request per row
     assert '<div id="latest-syncs-poller" hidden></div>' in page
