@@ -42,7 +42,7 @@ from .base import (
     render_streamed,
     retry_context,
 )
-from .syncs import latest_sync_cell_id, latest_syncs_urls, local_next, status_context
+from .syncs import latest_sync_cell_id, latest_syncs_loaders, local_next, status_context
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def connector_list(request, page: CollectionPage):
             "status_filter": status_filter,
             "filtered": bool(provider_filter or status_filter),
             "row_sync_form": ROW_SYNC_FORM,
-            "latest_syncs_urls": latest_syncs_urls(
+            "latest_syncs_loaders": latest_syncs_loaders(
                 page.space_id, page.collection_id, [c.id for c in result.items if c.linkable] if result else []
             ),
         }

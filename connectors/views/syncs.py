@@ -1,6 +1,7 @@
 """Syncs: start, watch live (htmx polling that stops for good), history, cancel, retry."""
 
 import hashlib
+from typing import NamedTuple
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -68,7 +69,7 @@ def sync_detail(request, page: ConnectorPage, sync_id: str):
 
 LATEST_SYNC = "connectors/connector_list.html#latest_sync"
 LATEST_SYNCS_SHOWN = 100  # the list's largest page
-# The list's cells are loaded by as few requests as these allow (latest_syncs_urls): 50 rows a request, and a request
+# The list's cells are loaded by as few requests as these allow (latest_syncs_loaders): 50 rows a request, and a request
 # line well under what servers take (gunicorn's default limit is 4,094 bytes; an id may be 128 characters).
 LATEST_SYNCS_PER_REQUEST = 50
 LATEST_SYNCS_QUERY_CHARS = 3000
@@ -79,21 +80,30 @@ def latest_sync_cell_id(connector_id: str) -> str:
     return "latest-" + hashlib.blake2s(connector_id.encode(), digest_size=8).hexdigest()
 
 
-def latest_syncs_urls(space_id: str, collection_id: str, connector_ids: list[str]) -> list[str]:
+class LatestSyncsLoader(NamedTuple):
+    """One request that fills cells of the connector list: its URL, and the HTML ids of the cells it fills (which stop
+    saying they are loading once it has answered, whether it filled them or failed: console.js)."""
+
+    url: str
+    cell_ids: str
+
+
+def latest_syncs_loaders(space_id: str, collection_id: str, connector_ids: list[str]) -> list[LatestSyncsLoader]:
     """The requests that fill the connector list's latest-sync cells once the page is there (sync_latest_batch):
     one for a page of UUID-named connectors; more only when the ids would make one too long."""
     base = reverse("sync_latest_batch", args=[space_id, collection_id]) + "?"
-    urls, query, chars = [], [], 0
+    loaders, query, cells, chars = [], [], [], 0
     for connector_id in connector_ids:
         part = "row=" + quote(connector_id, safe="")
         if query and (len(query) >= LATEST_SYNCS_PER_REQUEST or chars + len(part) > LATEST_SYNCS_QUERY_CHARS):
-            urls.append(base + "&".join(query))
-            query, chars = [], 0
+            loaders.append(LatestSyncsLoader(base + "&".join(query), " ".join(cells)))
+            query, cells, chars = [], [], 0
         query.append(part)
+        cells.append(latest_sync_cell_id(connector_id))
         chars += len(part) + 1
     if query:
-        urls.append(base + "&".join(query))
-    return urls
+        loaders.append(LatestSyncsLoader(base + "&".join(query), " ".join(cells)))
+    return loaders
 
 
 def _latest_sync_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int) -> dict:
@@ -117,7 +127,7 @@ def sync_latest(request, page: ConnectorPage):
 @collection_view
 def sync_latest_batch(request, page: CollectionPage):
     """The latest sync of the connector list's rows (``?row=<connector id>``, repeated), read side by side, each cell
-    swapped in place by its id: the list's cells once after the page (latest_syncs_urls), then every 2 s its running
+    swapped in place by its id: the list's cells once after the page (latest_syncs_loaders), then every 2 s its running
     rows, in one request however many run. Stops (286) when none runs any more; backs off while Aimable fails. A row
     the upstream refuses says so in its cell, and is not asked for again."""
     failures = _failures(request)

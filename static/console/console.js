@@ -38,6 +38,19 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (form) enableSubmit(form);
 });
 
+// The connector list's cells request (data-fills-cells: the ids of the cells it fills): once it has answered, a cell
+// it did not fill (the request failed, and says why in its place) stops saying it is loading.
+// Its answer takes its place, so htmx tells the page from the element's parent: requestConfig.elt is the request's own.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const detail = event.detail || {};
+  const elt = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
+  if (!elt || !elt.dataset || !elt.dataset.fillsCells) return;
+  elt.dataset.fillsCells.split(" ").forEach((id) => {
+    const cell = document.getElementById(id);
+    if (cell) cell.removeAttribute("aria-busy");
+  });
+});
+
 // The channel form shows the one field its "Channel type" needs (without JavaScript, all three, with a hint).
 function showChannelField(form) {
   const kind = form.querySelector("select[name=kind]");

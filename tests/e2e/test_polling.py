@@ -108,3 +108,4 @@ def test_when_the_cells_request_fails_the_list_says_why(signed_in: Page, console
     page.goto(console.collection_url())
     expect(page.get_by_text("No API key stored")).to_be_visible()
     expect(page.locator(".latest-sync .loading-hint:visible")).to_have_count(0)
+    expect(page.locator(".latest-sync[aria-busy]")).to_have_count(0)  # no cell goes on spinning

@@ -12,7 +12,7 @@ from connectors.views.syncs import (
     LATEST_SYNCS_PER_REQUEST,
     LATEST_SYNCS_QUERY_CHARS,
     latest_sync_cell_id,
-    latest_syncs_urls,
+    latest_syncs_loaders,
 )
 from sandbox import DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
 
@@ -32,8 +32,10 @@ def test_the_list_loads_every_rows_cell_with_one_request(admin_client, sandbox_a
     assert len(connector_ids) >= 4
     for connector_id in connector_ids:  # each cell waits, marked by its id, for the loader's answer
         assert f'<span class="latest-sync" id="{latest_sync_cell_id(connector_id)}" aria-busy="true">' in page
-    [url] = latest_syncs_urls(*IDS, rows_in_page_order(page, connector_ids))
+    [(url, cell_ids)] = latest_syncs_loaders(*IDS, rows_in_page_order(page, connector_ids))
     assert f'hx-get="{url.replace("&", "&amp;")}" hx-trigger="load" hx-swap="outerHTML"' in page
+    assert f'data-fills-cells="{cell_ids}"' in page  # the cells that stop loading once it has answered
+    assert cell_ids.split() == [latest_sync_cell_id(i) for i in rows_in_page_order(page, connector_ids)]
     assert sorted(rows_asked(url)) == sorted(connector_ids)
     assert "/sync/latest/" not in page  # no request per row
     assert '<div id="latest-syncs-poller" hidden></div>' in page
@@ -85,12 +87,13 @@ def test_a_row_reads_beside_the_others(admin_client, monkeypatch):
 
 def test_a_long_page_of_long_ids_is_asked_for_in_a_few_short_requests():
     uuids = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(100)]
-    assert len(latest_syncs_urls(*IDS, uuids[:10])) == 1
+    assert len(latest_syncs_loaders(*IDS, uuids[:10])) == 1
     long_ids = [f"{n:03d}" + "x" * 125 for n in range(100)]
     for connector_ids in (uuids, long_ids):
-        urls = latest_syncs_urls(*IDS, connector_ids)
-        assert [i for url in urls for i in rows_asked(url)] == connector_ids  # every row once, in order
-        for url in urls:
+        loaders = latest_syncs_loaders(*IDS, connector_ids)
+        assert [i for url, _ in loaders for i in rows_asked(url)] == connector_ids  # every row once, in order
+        for url, cell_ids in loaders:
             assert len(rows_asked(url)) <= LATEST_SYNCS_PER_REQUEST
             assert len(urlsplit(url).query) <= LATEST_SYNCS_QUERY_CHARS
-    assert len(latest_syncs_urls(*IDS, uuids)) == 2 and len(latest_syncs_urls(*IDS, long_ids)) == 5
+            assert cell_ids.split() == [latest_sync_cell_id(i) for i in rows_asked(url)]
+    assert len(latest_syncs_loaders(*IDS, uuids)) == 2 and len(latest_syncs_loaders(*IDS, long_ids)) == 5
