@@ -1,6 +1,6 @@
 """The connector list's poller asks for every running row in one GET (`?row=<id>`, repeated): with a page of 100
 running UUID-named connectors (a bulk "Sync now") its request line is about 4.3 KB, over gunicorn's default limit
-(4,094 bytes), which would refuse it with 400 before the console saw it. The console as the Procfile runs it takes it.
+(4,094 bytes), which would refuse it (414) before the console saw it. The console as the Procfile runs it takes it.
 """
 
 import html
