@@ -141,8 +141,11 @@ def sync_latest_batch(request, page: CollectionPage):
             polling = polling or context["polling"]
             reconnecting = reconnecting or context["reconnecting"]
         else:
-            context = {"cell_id": latest_sync_cell_id(connector_id), "row_error": error}
-            context["row_error_title"] = upstream_error_title(error)
+            context = {
+                "cell_id": latest_sync_cell_id(connector_id),
+                "row_error": error,
+                "row_error_title": upstream_error_title(error),
+            }
         cells.append(render_to_string(LATEST_SYNC, {**context, "oob": True}, request))
     next_failures = failures + 1 if reconnecting else 0
     context = {**page.ids, "cells": cells, "polling": polling, "interval": poll_interval(next_failures)}
