@@ -66,6 +66,18 @@ def rss_kib(pid: int, proc: Path = PROC) -> int | None:
     return None
 
 
+def pss_kib(pid: int, proc: Path = PROC) -> int | None:
+    """Pss of a process, in KiB: its resident pages, each shared one divided by the processes that share it (a
+    worker forked from gunicorn's master shares the loaded console with it). None once it is gone."""
+    try:
+        for line in (proc / str(pid) / "smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return None
+
+
 def cpu_ticks(pid: int, proc: Path = PROC) -> int | None:
     """User and system CPU time a process has used, in clock ticks."""
     fields = _stat_fields(pid, proc)
@@ -92,7 +104,8 @@ def machine_cpu(proc: Path = PROC) -> tuple[int, int]:
 
 
 class Sampler:
-    """Every `interval` seconds: each gunicorn worker's RSS, and the CPU time of each group of processes.
+    """Every `interval` seconds: each gunicorn worker's RSS, the PSS of the master and each worker, and the CPU time
+    of each group of processes.
 
     `groups` maps a group's name to a function returning its pids now ("workers": the master's children). CPU time is
     kept per pid, so a worker that gunicorn replaces (max_requests) still counts what it used until its last sample.
@@ -103,6 +116,7 @@ class Sampler:
         self.groups = groups
         self.interval = interval
         self.rss: list[tuple[float, dict[int, int]]] = []  # (time, {worker pid: KiB})
+        self.pss: list[tuple[float, dict[int, int]]] = []  # (time, {master or worker pid: KiB})
         self._ticks: dict[int, tuple[str, int]] = {}  # pid -> (group, latest ticks)
         self.most_pids: Counter = Counter()  # group -> the most processes seen in it at once
         self._stop = threading.Event()
@@ -114,8 +128,10 @@ class Sampler:
 
     def sample(self) -> dict[int, int]:
         now = time.time()
-        workers = {pid: kib for pid in self.workers() if (kib := rss_kib(pid)) is not None}
+        pids = self.workers()
+        workers = {pid: kib for pid in pids if (kib := rss_kib(pid)) is not None}
         self.rss.append((now, workers))
+        self.pss.append((now, {pid: kib for pid in [self.master_pid, *pids] if (kib := pss_kib(pid)) is not None}))
         for group, pids in self.groups.items():
             pids = pids()
             self.most_pids[group] = max(self.most_pids[group], len(pids))
@@ -157,6 +173,15 @@ def rss_summary(samples: list[tuple[float, dict[int, int]]], since: float, until
     peak = max((kib for workers in window for kib in workers.values()), default=0)
     pids = {pid for workers in window for pid in workers}
     return {"peak_kib": peak, "workers_seen": len(pids)}
+
+
+def pss_summary(samples: list[tuple[float, dict[int, int]]], master_pid: int, since: float, until: float) -> dict:
+    """In [since, until]: the peak PSS of any worker, and of the master and its workers together in one sample (what
+    a container's memory limit counts of them: each page once)."""
+    window = [processes for t, processes in samples if since <= t <= until]
+    worker = max((kib for ps in window for pid, kib in ps.items() if pid != master_pid), default=0)
+    together = max((sum(ps.values()) for ps in window), default=0)
+    return {"worker_peak_kib": worker, "together_peak_kib": together}
 
 
 # ----- the services' counters ------------------------------------------------------------------------------------

@@ -342,6 +342,7 @@ class Run:
     workers_before: dict = field(default_factory=dict)  # pid -> KiB, after the warm-up and the idle pause
     workers_after: dict = field(default_factory=dict)  # pid -> KiB, after the idle pause that follows the load
     rss: list = field(default_factory=list)  # the sampler's (time, {pid: KiB}), every second
+    pss: dict = field(default_factory=dict)  # measure.pss_summary of the load: peak of a worker, of all together
     pg_connections: int = 0
 
     @property
@@ -439,6 +440,7 @@ def execute(args, services: Services, stack: Stack, workdir: Path) -> Run:
         if monitor:
             run.redis_calls = monitor.calls(run.start, run.end)
         run.rss = sampler.rss
+        run.pss = measure.pss_summary(sampler.pss, master, run.start, run.end)
         run.pg_connections = sampler.most_pids[POSTGRES_GROUP]
         return run
     finally:
@@ -548,6 +550,12 @@ def report(run: Run) -> list[measure.Criterion]:
         f"{_mbs(run.workers_after)}; peak {measure.mb(rss['peak_kib'])}. {rss['workers_seen']} workers served during "
         f"the load (gunicorn replaces one after about {g['max_requests']} requests)."
     )
+    if run.pss:  # RSS counts in full every page a worker shares with the master and the other workers
+        print(
+            f"PSS (shared pages divided among the processes that share them): peak of a worker "
+            f"{measure.mb(run.pss['worker_peak_kib'])}; the master and its workers together "
+            f"{measure.mb(run.pss['together_peak_kib'])}."
+        )
     return criteria
 
 

@@ -176,6 +176,7 @@ def test_proc_readings_of_a_child_process():
         assert child.pid in measure.children(os.getpid())
         assert measure.rss_kib(child.pid) is not None
         assert measure.rss_kib(os.getpid()) > 10_000  # this Python, Django loaded: more than 10 MiB
+        assert 0 < measure.pss_kib(child.pid) <= measure.rss_kib(child.pid)  # it shares libpython's pages, at least
         assert measure.cpu_ticks(os.getpid()) > 0
         busy, total = measure.machine_cpu()
         assert 0 < busy <= total
@@ -183,6 +184,19 @@ def test_proc_readings_of_a_child_process():
         child.kill()
         child.wait()
     assert measure.rss_kib(child.pid) is None
+    assert measure.pss_kib(child.pid) is None
+
+
+def test_pss_peaks_of_a_worker_and_of_the_master_with_its_workers_in_one_sample():
+    master = 10
+    samples = [
+        (1.0, {master: 40_000, 11: 90_000, 12: 5_000}),  # before the window: not counted
+        (2.0, {master: 40_000, 11: 30_000, 12: 35_000}),  # together 105,000
+        (3.0, {master: 39_000, 11: 36_000, 13: 20_000}),  # 12 replaced by 13; the master alone is no worker
+        (9.0, {master: 1, 11: 99_000}),  # after the window
+    ]
+    assert measure.pss_summary(samples, master, 2.0, 3.0) == {"worker_peak_kib": 36_000, "together_peak_kib": 105_000}
+    assert measure.pss_summary(samples, master, 5.0, 6.0) == {"worker_peak_kib": 0, "together_peak_kib": 0}
 
 
 def test_the_sampler_counts_a_replaced_process_until_its_last_sample():
