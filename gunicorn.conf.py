@@ -8,14 +8,14 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # 4 processes of 4 threads, not 2 of 8: the same 16 requests at once, but half as many threads share each process's
 # GIL. Under 100 admins (make loadtest, 2 cores) 2 x 8 answered the status poll at p95 3.1x its p50 and spent 7.8 ms
-# of CPU a request; 4 x 4 answered at 2.0x and 6.3 ms. A worker is about 90 MB: 4 fit a 512 MB dyno.
+# of CPU a request; 4 x 4 answered at 2.0x and 6.3 ms. The master and 4 workers hold ~217 MB (PSS) of a 512 MB dyno.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # The console is loaded once, in the master (console/wsgi.py also imports every view and compiles every template:
 # console/warmup.py), and each worker is forked from it, sharing those pages until it writes to them. Under the load
-# test a worker's peak RSS went from 93.5 to 85 MB, its PSS (its share of what it maps) from 67 to 41 MB, and the
-# master and 4 workers from 283 to 206 MB in all. A worker that gunicorn replaces starts with nothing to import.
+# test a worker's peak RSS went from 92 to 84.5 MB, its PSS (its share of what it maps) from 71 to 45.5 MB, and the
+# master and 4 workers from 297 to 219 MB in all. A worker that gunicorn replaces starts with nothing to import.
 # Code is read once, at start: a deploy restarts the process (on a HUP, gunicorn keeps the code it loaded).
 preload_app = True
 # Upstream calls stop at AIMABLE_DEADLINE (15 s); leave room above it.
