@@ -55,27 +55,26 @@ def _stat_fields(pid: int, proc: Path = PROC) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
-def rss_kib(pid: int, proc: Path = PROC) -> int | None:
-    """VmRSS of a process, in KiB; None once it is gone."""
+def _kib(pid: int, file: str, field: str, proc: Path) -> int | None:
+    """A KiB figure of /proc/<pid>/<file> (`VmRSS:` of status, `Pss:` of smaps_rollup); None once it is gone."""
     try:
-        for line in (proc / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in (proc / str(pid) / file).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return None
+
+
+def rss_kib(pid: int, proc: Path = PROC) -> int | None:
+    """VmRSS of a process, in KiB; None once it is gone."""
+    return _kib(pid, "status", "VmRSS:", proc)
 
 
 def pss_kib(pid: int, proc: Path = PROC) -> int | None:
     """Pss of a process, in KiB: its resident pages, each shared one divided by the processes that share it (a
     worker forked from gunicorn's master shares the loaded console with it). None once it is gone."""
-    try:
-        for line in (proc / str(pid) / "smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return None
+    return _kib(pid, "smaps_rollup", "Pss:", proc)
 
 
 def cpu_ticks(pid: int, proc: Path = PROC) -> int | None:
