@@ -127,10 +127,11 @@ class Sampler:
 
     def sample(self) -> dict[int, int]:
         now = time.time()
-        pids = self.workers()
-        workers = {pid: kib for pid in pids if (kib := rss_kib(pid)) is not None}
+        worker_pids = self.workers()
+        workers = {pid: kib for pid in worker_pids if (kib := rss_kib(pid)) is not None}
         self.rss.append((now, workers))
-        self.pss.append((now, {pid: kib for pid in [self.master_pid, *pids] if (kib := pss_kib(pid)) is not None}))
+        gunicorn = [self.master_pid, *worker_pids]
+        self.pss.append((now, {pid: kib for pid in gunicorn if (kib := pss_kib(pid)) is not None}))
         for group, pids in self.groups.items():
             pids = pids()
             self.most_pids[group] = max(self.most_pids[group], len(pids))
