@@ -12,14 +12,16 @@ be shared by every worker.
 """
 
 from django.conf import settings
+from django.core.cache.backends.redis import RedisCache
 from django.template import engines
 from django.template.backends.django import DjangoTemplates
 from django.urls import get_resolver
+from django.utils.module_loading import import_string
 
 
 def warm() -> None:
     get_resolver().url_patterns  # noqa: B018 - loads the URLconf, and with it every view module
-    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+    if issubclass(import_string(settings.CACHES["default"]["BACKEND"]), RedisCache):
         import redis  # noqa: F401 - what the cache's first command would import
 
     for engine in engines.all():

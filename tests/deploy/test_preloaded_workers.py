@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from loadtest.measure import children
 from tests.processes import (  # noqa: F401 - fixtures
     Browser,
     collected_static,
@@ -44,13 +45,6 @@ def remote_ports(pid: int) -> set[int]:
     return ports
 
 
-def workers_of(master: int) -> list[int]:
-    pids = set()
-    for task in (PROC / str(master) / "task").iterdir():
-        pids.update(int(p) for p in (task / "children").read_text().split())
-    return sorted(pids)
-
-
 @pytest.mark.skipif(not (PROC / "self" / "net" / "tcp").exists(), reason="reads Linux's /proc")
 def test_the_master_loads_the_console_and_holds_no_connection_of_the_workers(processes, collected_static):  # noqa: F811
     redis_url = flushed_redis(12)
@@ -75,7 +69,7 @@ def test_the_master_loads_the_console_and_holds_no_connection_of_the_workers(pro
 
         services = {urlsplit(database_url).port or 5432, urlsplit(redis_url).port or 6379}
         assert remote_ports(master) & services == set()
-        workers = workers_of(master)
+        workers = children(master)
         assert len(workers) == 2
         assert any(remote_ports(pid) & services == services for pid in workers)  # a worker reached both itself
         log = processes.output("console")
