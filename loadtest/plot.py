@@ -1,4 +1,4 @@
-"""The load test's picture: latency percentiles, request rates and gunicorn worker RSS over the run (a PNG)."""
+"""The load test's picture: latency percentiles, request rates and gunicorn worker RSS and PSS over the run (a PNG)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ def write(
     console_per_second: dict[int, int],
     rss: list[tuple[float, dict[int, int]]],
     upstream_ts: list[float],
+    pss: list[tuple[float, dict[int, int]]],
     start: float,
     end: float,
     title: str,
 ) -> Path:
     """``history``: Locust's stats history rows (with --csv-full-history); ``console_per_second``: requests answered
-    in each second (unix time); ``rss``: (time, {worker pid: KiB}); ``upstream_ts``: the time of each upstream request
+    in each second (unix time); ``rss``: (time, {worker pid: KiB}); ``pss``: the same, the master's pid too (not
+    drawn); ``upstream_ts``: the time of each upstream request
     (the sandbox's log); ``start``/``end``: the load's window."""
     fig, (lat, rate, mem) = plt.subplots(3, 1, figsize=(10, 10), sharex=True, height_ratios=[3, 2, 2])
     fig.suptitle(title, fontsize=10)
@@ -71,10 +73,14 @@ def write(
     pids = sorted({pid for _, workers in rss for pid in workers})
     for i, pid in enumerate(pids):
         points = [(t - start, workers[pid] * 1024 / MB) for t, workers in rss if pid in workers]
-        mem.plot([p[0] for p in points], [p[1] for p in points], lw=1.2, label=f"worker {i + 1} (pid {pid})")
+        line = mem.plot([p[0] for p in points], [p[1] for p in points], lw=1.2, label=f"worker {i + 1} (pid {pid})")
+        # Its PSS, dotted in the same colour: the pages it shares with the master and the other workers count 1/n.
+        points = [(t - start, processes[pid] * 1024 / MB) for t, processes in pss if pid in processes]
+        label = "PSS (dotted)" if i == 0 else None
+        mem.plot([p[0] for p in points], [p[1] for p in points], lw=1, ls=":", color=line[0].get_color(), label=label)
     mem.axhline(RSS_BUDGET_MB, color="tab:red", lw=1, ls="--", label=f"budget {RSS_BUDGET_MB} MB")
     mem.axvspan(0, end - start, color="grey", alpha=0.08, label="load")
-    mem.set_ylabel("worker RSS, MB")
+    mem.set_ylabel("worker RSS and PSS, MB")
     mem.set_ylim(0, max([RSS_BUDGET_MB * 1.15, *(kib * 1024 / MB * 1.1 for _, w in rss for kib in w.values())]))
     mem.set_xlabel("seconds since the load started")
     mem.grid(alpha=0.3)

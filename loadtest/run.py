@@ -342,6 +342,7 @@ class Run:
     workers_before: dict = field(default_factory=dict)  # pid -> KiB, after the warm-up and the idle pause
     workers_after: dict = field(default_factory=dict)  # pid -> KiB, after the idle pause that follows the load
     rss: list = field(default_factory=list)  # the sampler's (time, {pid: KiB}), every second
+    pss_samples: list = field(default_factory=list)  # the same for PSS, the master's pid too
     pss: dict = field(default_factory=dict)  # measure.pss_summary of the load: peak of a worker, of all together
     pg_connections: int = 0
 
@@ -440,6 +441,7 @@ def execute(args, services: Services, stack: Stack, workdir: Path) -> Run:
         if monitor:
             run.redis_calls = monitor.calls(run.start, run.end)
         run.rss = sampler.rss
+        run.pss_samples = sampler.pss
         run.pss = measure.pss_summary(sampler.pss, master, run.start, run.end)
         run.pg_connections = sampler.most_pids[POSTGRES_GROUP]
         return run
@@ -577,6 +579,7 @@ def draw(run: Run) -> Path:
         history=run.history,
         console_per_second={int(second): n for second, n in run.results["per_second"].items()},
         rss=run.rss,
+        pss=run.pss_samples,
         upstream_ts=[entry["ts"] for entry in run.upstream],
         start=run.start,
         end=run.end,
