@@ -22,9 +22,10 @@ preload_app = True
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-# The connector list's poller asks for all its running rows in one GET (?row=<id>, repeated): 100 UUID-named rows make
-# a request line of about 4.3 KB, over gunicorn's default limit (4,094 bytes). 8,190 is gunicorn's largest, and what
-# PaaS routers take (Heroku's: 8 KB).
+# The connector list's requests for its rows' latest syncs (?row=<id>, repeated) stay under gunicorn's default limit
+# (4,094 bytes): 50 rows or ~3 KB of ids each, and a poller for each (connectors/views/syncs.py). The endpoint takes
+# up to 100 rows, which as UUIDs make about 4.3 KB: 8,190 is gunicorn's largest limit, and what PaaS routers take
+# (Heroku's: 8 KB).
 limit_request_line = 8190
 # A worker is replaced after ~50,000 requests (a guard against a slow leak; the load test saw none): at 2,000 it was
 # every ~45 s under load, both workers together, and each replacement stalled the requests behind it.

@@ -70,9 +70,11 @@ def sync_detail(request, page: ConnectorPage, sync_id: str):
 LATEST_SYNC = "connectors/connector_list.html#latest_sync"
 LATEST_SYNCS_SHOWN = 100  # the list's largest page
 # The list's cells are loaded by as few requests as these allow (latest_syncs_loaders): 50 rows a request, and a request
-# line well under what servers take (gunicorn's default limit is 4,094 bytes; an id may be 128 characters).
+# line well under what servers take (gunicorn's default limit is 4,094 bytes; an id may be 128 characters). Each
+# request's running rows are then polled by a poller of their own, so no poll asks for more rows than a load did.
 LATEST_SYNCS_PER_REQUEST = 50
 LATEST_SYNCS_QUERY_CHARS = 3000
+_GROUP_CHARS = len("&group=100")
 
 
 def latest_sync_cell_id(connector_id: str) -> str:
@@ -81,35 +83,47 @@ def latest_sync_cell_id(connector_id: str) -> str:
 
 
 class LatestSyncsLoader(NamedTuple):
-    """One request that fills cells of the connector list: its URL, and the HTML ids of the cells it fills (which stop
-    saying they are loading once it has answered, whether it filled them or failed: console.js)."""
+    """One request that fills cells of the connector list: its URL, the HTML ids of the cells it fills (which stop
+    saying they are loading once it has answered, whether it filled them or failed: console.js), and its group: the
+    rows it loaded that still run are polled together, by the group's poller (``latest-syncs-poller-<group>``)."""
 
     url: str
     cell_ids: str
+    group: int
 
 
 def latest_syncs_loaders(space_id: str, collection_id: str, connector_ids: list[str]) -> list[LatestSyncsLoader]:
     """The requests that fill the connector list's latest-sync cells once the page is there (sync_latest_batch):
     one for a page of UUID-named connectors; more only when the ids would make one too long."""
     base = reverse("sync_latest_batch", args=[space_id, collection_id]) + "?"
-    loaders, query, cells, chars = [], [], [], 0
+    batches, query, cells, chars = [], [], [], _GROUP_CHARS
     for connector_id in connector_ids:
         part = "row=" + quote(connector_id, safe="")
         if query and (len(query) >= LATEST_SYNCS_PER_REQUEST or chars + len(part) > LATEST_SYNCS_QUERY_CHARS):
-            loaders.append(LatestSyncsLoader(base + "&".join(query), " ".join(cells)))
-            query, cells, chars = [], [], 0
+            batches.append((query, cells))
+            query, cells, chars = [], [], _GROUP_CHARS
         query.append(part)
         cells.append(latest_sync_cell_id(connector_id))
         chars += len(part) + 1
     if query:
-        loaders.append(LatestSyncsLoader(base + "&".join(query), " ".join(cells)))
-    return loaders
+        batches.append((query, cells))
+    return [
+        LatestSyncsLoader(base + "&".join([*query, f"group={group}"]), " ".join(cells), group)
+        for group, (query, cells) in enumerate(batches)
+    ]
 
 
-def _latest_sync_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int) -> dict:
+def _group(request) -> int:
+    """The poller group a cells request belongs to (its loader's: latest_syncs_loaders)."""
+    value = request.GET.get("group", "0")
+    return min(int(value), LATEST_SYNCS_SHOWN) if value.isdigit() else 0
+
+
+def _latest_sync_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int, group: int = 0) -> dict:
     context = status_context(page, status, failures=failures)
     context["polling"] = status.reconnecting or bool(status.sync and not status.sync.is_terminal)
     context["cell_id"] = latest_sync_cell_id(page.connector_id)
+    context["group"] = group
     return context
 
 
@@ -128,16 +142,16 @@ def sync_latest(request, page: ConnectorPage):
 def sync_latest_batch(request, page: CollectionPage):
     """The latest sync of the connector list's rows (``?row=<connector id>``, repeated), read side by side, each cell
     swapped in place by its id: the list's cells once after the page (latest_syncs_loaders), then every 2 s its running
-    rows, in one request however many run. Stops (286) when none runs any more; backs off while Aimable fails. A row
-    the upstream refuses says so in its cell, and is not asked for again."""
-    failures = _failures(request)
+    rows, in one request for the rows of one loader (``group``) however many run. Stops (286) when none runs any more;
+    backs off while Aimable fails. A row the upstream refuses says so in its cell, and is not asked for again."""
+    failures, group = _failures(request), _group(request)
     connector_ids = [i for i in dict.fromkeys(request.GET.getlist("row")[:LATEST_SYNCS_SHOWN]) if is_path_id(i)]
     read = selectors.sync_latest_statuses(client=page.client, **page.ids, connector_ids=connector_ids)
     cells, polling, reconnecting = [], False, False
     for connector_id, status, error in read:
         if error is None:
             row = ConnectorPage(request, page.client, page.space_id, page.collection_id, connector_id)
-            context = _latest_sync_context(row, status, failures=failures)
+            context = _latest_sync_context(row, status, failures=failures, group=group)
             polling = polling or context["polling"]
             reconnecting = reconnecting or context["reconnecting"]
         else:
@@ -148,7 +162,7 @@ def sync_latest_batch(request, page: CollectionPage):
             }
         cells.append(render_to_string(LATEST_SYNC, {**context, "oob": True}, request))
     next_failures = failures + 1 if reconnecting else 0
-    context = {**page.ids, "cells": cells, "polling": polling, "interval": poll_interval(next_failures)}
+    context = {**page.ids, "cells": cells, "polling": polling, "interval": poll_interval(next_failures), "group": group}
     context["next_failures"] = next_failures
     response = render_page(request, "connectors/connector_list.html", context, partial="latest_syncs")
     if not polling:

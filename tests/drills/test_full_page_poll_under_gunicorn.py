@@ -1,5 +1,5 @@
-"""The connector list's poller asks for every running row in one GET (`?row=<id>`, repeated): with a page of 100
-running UUID-named connectors (a bulk "Sync now") its request line is about 4.3 KB, over gunicorn's default limit
+"""The connector list's cells endpoint takes up to 100 rows in one GET (`?row=<id>`, repeated; the list's own
+requests ask for at most 50): 100 UUID-named rows make a request line of about 4.3 KB, over gunicorn's default limit
 (4,094 bytes), which would refuse it (414) before the console saw it. The console as the Procfile runs it takes it.
 """
 

@@ -1,13 +1,15 @@
 """Polling that respects the user: nothing is polled while the tab is hidden (one catch-up when it shows again), and
 the connector list asks for all its running rows in one request every 2 s, until none runs."""
 
+import copy
 import re
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
 
+import sandbox.api
 from connectors.models import ApiKey
-from sandbox import DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
+from sandbox import DEMO_COLLECTION_ID, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
 
 SET_VISIBILITY = """(state) => {
   Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
@@ -109,3 +111,45 @@ def test_when_the_cells_request_fails_the_list_says_why(signed_in: Page, console
     expect(page.get_by_text("No API key stored")).to_be_visible()
     expect(page.locator(".latest-sync .loading-hint:visible")).to_have_count(0)
     expect(page.locator(".latest-sync[aria-busy]")).to_have_count(0)  # no cell goes on spinning
+
+
+def any_connector_id(state, req, space_id, collection_id, connector_id):
+    """sandbox.api._connector, for any id: the sandbox names its connectors by UUID, Aimable's ids are opaque."""
+    connector = state.connectors.get(connector_id)
+    if connector is None or connector["collection_id"] != collection_id:
+        raise sandbox.api.fail(404, "Connector not found")
+    state.settle(connector_id)
+    return connector
+
+
+def test_a_full_page_of_long_ids_running_is_polled_in_requests_no_longer_than_its_loads(
+    signed_in: Page, console, monkeypatch
+):
+    """100 running rows whose ids are 128 characters long: one poll for them all would be a request line of ~13 KB,
+    which gunicorn refuses (its largest limit is 8,190 bytes). Each load's running rows are polled by a poller of
+    their own, every request under gunicorn's default limit (4,094 bytes)."""
+    page = signed_in
+    monkeypatch.setattr(sandbox.api, "_connector", any_connector_id)
+    console.sandbox.set_faults(sync_seconds=600, fail_rate=0)
+    state = console.sandbox.state
+    long_ids = [f"{n:03d}-" + "x" * 124 for n in range(100)]
+    with state.lock:
+        template = state.connectors[DRIVE_CONNECTOR_ID]
+        for connector in [c for c in state.connectors.values() if c["collection_id"] == DEMO_COLLECTION_ID]:
+            del state.connectors[connector["id"]]  # the page: the long-named rows only
+        for connector_id in long_ids:
+            state.connectors[connector_id] = {**copy.deepcopy(template), "id": connector_id}
+            state.start_sync(state.connectors[connector_id])
+    batches = htmx_requests(page, "/latest-syncs/")
+    failed = []
+    page.on("response", lambda r: failed.append(r.status) if "/latest-syncs/" in r.url and r.status >= 400 else None)
+    page.goto(console.collection_url() + "?limit=100")
+    expect(page.locator(".latest-sync .badge", has_text="running")).to_have_count(100)
+    loads = len(batches)
+    page.wait_for_timeout(4500)
+    polls = batches[loads:]
+    latest_poll = {parse_qs(urlsplit(u).query)["group"][0]: parse_qs(urlsplit(u).query)["row"] for u in polls}
+    assert loads == 5 and set(latest_poll) == {"0", "1", "2", "3", "4"}  # each load's rows, by a poller of their own
+    assert sorted(i for rows in latest_poll.values() for i in rows) == long_ids  # every running row, in one group
+    assert max(len(urlsplit(u).path) + len(urlsplit(u).query) for u in batches) < 4094 - len("GET ? HTTP/1.1")
+    assert failed == []

@@ -105,7 +105,8 @@ def test_a_sync_id_with_a_slash_is_shown_not_linked_in_the_panel_history_and_lat
         assert not mentions(page, "sync%2F", "sync/42"), name
     if status == "running":  # the list's poller still asks for this row: by connector id, never by sync id
         latest = pages["latest"].content.decode()
-        assert addresses(latest) == [reverse("sync_latest_batch", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])]
+        batch = reverse("sync_latest_batch", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])
+        assert addresses(latest) == [f"{batch}?group=0"]
         assert f'name="row" value="{DRIVE_CONNECTOR_ID}"' in latest
 
 

@@ -32,13 +32,13 @@ def test_the_list_loads_every_rows_cell_with_one_request(admin_client, sandbox_a
     assert len(connector_ids) >= 4
     for connector_id in connector_ids:  # each cell waits, marked by its id, for the loader's answer
         assert f'<span class="latest-sync" id="{latest_sync_cell_id(connector_id)}" aria-busy="true">' in page
-    [(url, cell_ids)] = latest_syncs_loaders(*IDS, rows_in_page_order(page, connector_ids))
+    [(url, cell_ids, group)] = latest_syncs_loaders(*IDS, rows_in_page_order(page, connector_ids))
     assert f'hx-get="{url.replace("&", "&amp;")}" hx-trigger="load" hx-swap="outerHTML"' in page
     assert f'data-fills-cells="{cell_ids}"' in page  # the cells that stop loading once it has answered
     assert cell_ids.split() == [latest_sync_cell_id(i) for i in rows_in_page_order(page, connector_ids)]
     assert sorted(rows_asked(url)) == sorted(connector_ids)
     assert "/sync/latest/" not in page  # no request per row
-    assert '<div id="latest-syncs-poller" hidden></div>' in page
+    assert group == 0 and '<div id="latest-syncs-poller-0" hidden></div>' in page  # its running rows' poller
     assert page.count('data-label="Latest sync"') >= 4 and '<table class="striped cards">' in page
 
 
@@ -55,14 +55,14 @@ def test_one_request_answers_every_row_and_polls_on_while_one_runs(admin_client,
     assert response.status_code == 200
     for connector_id in (DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID, MISSING_ID):  # each swapped in place by its id
         assert f'id="{latest_sync_cell_id(connector_id)}" hx-swap-oob="true"' in body
-    assert f'name="row" value="{DRIVE_CONNECTOR_ID}"' in body  # still running: asked for again by the poller
+    assert f'name="row" value="{DRIVE_CONNECTOR_ID}" data-group="0"' in body  # running: asked for again
     assert f'name="row" value="{SLACK_CONNECTOR_ID}"' not in body  # finished: left out of the next poll
     missing = body[body.index(latest_sync_cell_id(MISSING_ID)) :]
     assert "Not found" in missing[: missing.index("</span>")]  # refused by Aimable: says so, is not asked again
     assert f'name="row" value="{MISSING_ID}"' not in body
-    assert 'id="latest-syncs-poller" hx-swap-oob="true"' in body
-    assert f'hx-get="{batch}"' in body and 'hx-trigger="every 2s"' in body
-    assert 'hx-include=".latest-sync input[name=row]"' in body
+    assert 'id="latest-syncs-poller-0" hx-swap-oob="true"' in body
+    assert f'hx-get="{batch}?group=0"' in body and 'hx-trigger="every 2s"' in body
+    assert "hx-include=\".latest-sync input[name=row][data-group='0']\"" in body
 
     finished = admin_client.get(batch + f"?row={SLACK_CONNECTOR_ID}", **HX)
     assert finished.status_code == 286  # htmx stops the poller for good
@@ -91,9 +91,32 @@ def test_a_long_page_of_long_ids_is_asked_for_in_a_few_short_requests():
     long_ids = [f"{n:03d}" + "x" * 125 for n in range(100)]
     for connector_ids in (uuids, long_ids):
         loaders = latest_syncs_loaders(*IDS, connector_ids)
-        assert [i for url, _ in loaders for i in rows_asked(url)] == connector_ids  # every row once, in order
-        for url, cell_ids in loaders:
+        assert [i for url, *_ in loaders for i in rows_asked(url)] == connector_ids  # every row once, in order
+        assert [group for *_, group in loaders] == list(range(len(loaders)))
+        for url, cell_ids, group in loaders:
+            assert parse_qs(urlsplit(url).query)["group"] == [str(group)]
             assert len(rows_asked(url)) <= LATEST_SYNCS_PER_REQUEST
             assert len(urlsplit(url).query) <= LATEST_SYNCS_QUERY_CHARS
             assert cell_ids.split() == [latest_sync_cell_id(i) for i in rows_asked(url)]
+            # Should every row it loads run, its group's poll asks for them all: no longer than the load itself.
+            poll = f"{urlsplit(url).path}?group={group}&" + "&".join(f"row={i}" for i in rows_asked(url))
+            assert len(f"GET {poll} HTTP/1.1") < 4094  # gunicorn's default limit
     assert len(latest_syncs_loaders(*IDS, uuids)) == 2 and len(latest_syncs_loaders(*IDS, long_ids)) == 5
+
+
+def test_each_loaders_running_rows_are_polled_by_a_poller_of_their_own(admin_client, sandbox_api):
+    """A page of long ids is loaded by several requests; the rows one of them found running are polled together, by
+    its group's poller, so that no poll asks for more rows than its load did (100 running rows of 128-character ids
+    in one poll would be a request line over 13 KB, which gunicorn refuses)."""
+    admin_client.post(reverse("sync_trigger", args=[*IDS, DRIVE_CONNECTOR_ID]))
+    batch = reverse("sync_latest_batch", args=IDS)
+    body = admin_client.get(f"{batch}?row={DRIVE_CONNECTOR_ID}&row={SLACK_CONNECTOR_ID}&group=3", **HX)
+    body = body.content.decode()
+    assert f'name="row" value="{DRIVE_CONNECTOR_ID}" data-group="3"' in body
+    assert 'id="latest-syncs-poller-3" hx-swap-oob="true"' in body and f'hx-get="{batch}?group=3"' in body
+    assert "hx-include=\".latest-sync input[name=row][data-group='3']\"" in body  # only its own rows
+
+    failing = admin_client.get(f"{batch}?group=3&failures=2&row={DRIVE_CONNECTOR_ID}", **HX).content.decode()
+    assert "?group=3" in failing  # the group stays while the poller backs off
+    odd = admin_client.get(f"{batch}?group=-1&row={DRIVE_CONNECTOR_ID}", **HX).content.decode()
+    assert 'id="latest-syncs-poller-0"' in odd  # a group that is not a number: the first
