@@ -33,8 +33,8 @@ def write(
 ) -> Path:
     """``history``: Locust's stats history rows (with --csv-full-history); ``console_per_second``: requests answered
     in each second (unix time); ``rss``: (time, {worker pid: KiB}); ``pss``: the same, the master's pid too (not
-    drawn); ``upstream_ts``: the time of each upstream request
-    (the sandbox's log); ``start``/``end``: the load's window."""
+    drawn); ``upstream_ts``: the time of each upstream request (the sandbox's log); ``start``/``end``: the load's
+    window."""
     fig, (lat, rate, mem) = plt.subplots(3, 1, figsize=(10, 10), sharex=True, height_ratios=[3, 2, 2])
     fig.suptitle(title, fontsize=10)
 
