@@ -71,6 +71,12 @@ def rss_kib(pid: int, proc: Path = PROC) -> int | None:
     return _kib(pid, "status", "VmRSS:", proc)
 
 
+def rss_file_kib(pid: int, proc: Path = PROC) -> int | None:
+    """RssFile of a process, in KiB: the part of its RSS that is files mapped from the page cache (library code and
+    data), which every process mapping them shares. None once it is gone."""
+    return _kib(pid, "status", "RssFile:", proc)
+
+
 def pss_kib(pid: int, proc: Path = PROC) -> int | None:
     """Pss of a process, in KiB: its resident pages, each shared one divided by the processes that share it (a
     worker forked from gunicorn's master shares the loaded console with it). None once it is gone."""
@@ -115,6 +121,7 @@ class Sampler:
         self.groups = groups
         self.interval = interval
         self.rss: list[tuple[float, dict[int, int]]] = []  # (time, {worker pid: KiB})
+        self.rss_file: list[tuple[float, dict[int, int]]] = []  # the same, of RssFile
         self.pss: list[tuple[float, dict[int, int]]] = []  # (time, {master or worker pid: KiB})
         self._ticks: dict[int, tuple[str, int]] = {}  # pid -> (group, latest ticks)
         self.most_pids: Counter = Counter()  # group -> the most processes seen in it at once
@@ -130,6 +137,7 @@ class Sampler:
         worker_pids = self.workers()
         workers = {pid: kib for pid in worker_pids if (kib := rss_kib(pid)) is not None}
         self.rss.append((now, workers))
+        self.rss_file.append((now, {pid: kib for pid in workers if (kib := rss_file_kib(pid)) is not None}))
         gunicorn = [self.master_pid, *worker_pids]
         self.pss.append((now, {pid: kib for pid in gunicorn if (kib := pss_kib(pid)) is not None}))
         for group, pids in self.groups.items():
@@ -167,12 +175,20 @@ def cpu_between(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     return {group: after.get(group, 0.0) - before.get(group, 0.0) for group in after}
 
 
-def rss_summary(samples: list[tuple[float, dict[int, int]]], since: float, until: float) -> dict:
-    """Peak RSS of any worker in [since, until], and how many distinct workers served in that window."""
-    window = [workers for t, workers in samples if since <= t <= until]
-    peak = max((kib for workers in window for kib in workers.values()), default=0)
-    pids = {pid for workers in window for pid in workers}
-    return {"peak_kib": peak, "workers_seen": len(pids)}
+def rss_summary(
+    samples: list[tuple[float, dict[int, int]]], since: float, until: float, files: list | tuple = ()
+) -> dict:
+    """Peak RSS of any worker in [since, until], how much of it was files mapped (``files``: RssFile samples taken
+    with ``samples``; None without them), and how many distinct workers served in that window."""
+    window = [(t, workers) for t, workers in samples if since <= t <= until]
+    peak, at = 0, None
+    for t, workers in window:
+        for pid, kib in workers.items():
+            if kib > peak:
+                peak, at = kib, (t, pid)
+    pids = {pid for _, workers in window for pid in workers}
+    peak_file = dict(files).get(at[0], {}).get(at[1]) if at else None
+    return {"peak_kib": peak, "peak_file_kib": peak_file, "workers_seen": len(pids)}
 
 
 def pss_summary(samples: list[tuple[float, dict[int, int]]], master_pid: int, since: float, until: float) -> dict:

@@ -342,6 +342,7 @@ class Run:
     workers_before: dict = field(default_factory=dict)  # pid -> KiB, after the warm-up and the idle pause
     workers_after: dict = field(default_factory=dict)  # pid -> KiB, after the idle pause that follows the load
     rss: list = field(default_factory=list)  # the sampler's (time, {pid: KiB}), every second
+    rss_file: list = field(default_factory=list)  # the same for RssFile
     pss_samples: list = field(default_factory=list)  # the same for PSS, the master's pid too
     pss: dict = field(default_factory=dict)  # measure.pss_summary of the load: peak of a worker, of all together
     pg_connections: int = 0
@@ -441,6 +442,7 @@ def execute(args, services: Services, stack: Stack, workdir: Path) -> Run:
         if monitor:
             run.redis_calls = monitor.calls(run.start, run.end)
         run.rss = sampler.rss
+        run.rss_file = sampler.rss_file
         run.pss_samples = sampler.pss
         run.pss = measure.pss_summary(sampler.pss, master, run.start, run.end)
         run.pg_connections = sampler.most_pids[POSTGRES_GROUP]
@@ -462,7 +464,7 @@ def report(run: Run) -> list[measure.Criterion]:
     args, seconds = run.args, run.seconds
     reads = measure.sync_reads(run.upstream, [sync_id for _, sync_id in run.plan["running"]])
     rates = measure.watch_rates(reads, run.results["watches"])
-    rss = measure.rss_summary(run.rss, run.start, run.end)
+    rss = measure.rss_summary(run.rss, run.start, run.end, run.rss_file)
     criteria = measure.evaluate(
         stats=run.stats,
         statuses=run.results["statuses"],
@@ -552,6 +554,13 @@ def report(run: Run) -> list[measure.Criterion]:
         f"{_mbs(run.workers_after)}; peak {measure.mb(rss['peak_kib'])}. {rss['workers_seen']} workers served during "
         f"the load (gunicorn replaces one after about {g['max_requests']} requests)."
     )
+    if rss["peak_file_kib"] is not None:
+        print(
+            f"Of that peak, {measure.mb(rss['peak_file_kib'])} is files mapped from the page cache (library code and "
+            f"data, shared by every process that maps them: RssFile), "
+            f"{measure.mb(rss['peak_kib'] - rss['peak_file_kib'])} anonymous memory (most of it the master's, shared "
+            f"until written)."
+        )
     if run.pss:  # RSS counts in full every page a worker shares with the master and the other workers
         print(
             f"PSS (shared pages divided among the processes that share them): peak of a worker "

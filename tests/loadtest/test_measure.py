@@ -177,6 +177,7 @@ def test_proc_readings_of_a_child_process():
         assert measure.rss_kib(child.pid) is not None
         assert measure.rss_kib(os.getpid()) > 10_000  # this Python, Django loaded: more than 10 MiB
         assert 0 < measure.pss_kib(child.pid) <= measure.rss_kib(child.pid)  # it shares libpython's pages, at least
+        assert 0 < measure.rss_file_kib(child.pid) < measure.rss_kib(child.pid)  # libpython's code, its own heap
         assert measure.cpu_ticks(os.getpid()) > 0
         busy, total = measure.machine_cpu()
         assert 0 < busy <= total
@@ -185,6 +186,16 @@ def test_proc_readings_of_a_child_process():
         child.wait()
     assert measure.rss_kib(child.pid) is None
     assert measure.pss_kib(child.pid) is None
+    assert measure.rss_file_kib(child.pid) is None
+
+
+def test_the_rss_peak_and_how_much_of_it_is_files_mapped():
+    rss = [(1.0, {11: 99_000}), (2.0, {11: 80_000, 12: 85_000}), (3.0, {11: 84_000, 13: 70_000}), (9.0, {11: 1})]
+    files = [(1.0, {11: 1}), (2.0, {11: 15_000, 12: 16_000}), (3.0, {11: 17_000, 13: 9_000}), (9.0, {11: 1})]
+    summary = measure.rss_summary(rss, 2.0, 3.0, files)
+    assert summary == {"peak_kib": 85_000, "peak_file_kib": 16_000, "workers_seen": 3}  # worker 12's, at 2.0
+    assert measure.rss_summary(rss, 2.0, 3.0)["peak_file_kib"] is None  # not sampled
+    assert measure.rss_summary(rss, 5.0, 6.0) == {"peak_kib": 0, "peak_file_kib": None, "workers_seen": 0}
 
 
 def test_pss_peaks_of_a_worker_and_of_the_master_with_its_workers_in_one_sample():
