@@ -1,5 +1,6 @@
 """Polling that respects the user: nothing is polled while the tab is hidden (one catch-up when it shows again), and
-the connector list asks for all its running rows in one request every 2 s, until none runs."""
+the connector list asks for its running rows in one request every 2 s (one per request that loaded their cells: one
+for a page of UUID-named rows), until none runs."""
 
 import copy
 import re

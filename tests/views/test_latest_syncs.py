@@ -104,7 +104,7 @@ def test_a_long_page_of_long_ids_is_asked_for_in_a_few_short_requests():
     assert len(latest_syncs_loaders(*IDS, uuids)) == 2 and len(latest_syncs_loaders(*IDS, long_ids)) == 5
 
 
-def test_each_loaders_running_rows_are_polled_by_a_poller_of_their_own(admin_client, sandbox_api):
+def test_each_loaders_running_rows_are_polled_by_a_poller_of_their_own(admin_client, sandbox_api, settings):
     """A page of long ids is loaded by several requests; the rows one of them found running are polled together, by
     its group's poller, so that no poll asks for more rows than its load did (100 running rows of 128-character ids
     in one poll would be a request line over 13 KB, which gunicorn refuses)."""
@@ -116,7 +116,11 @@ def test_each_loaders_running_rows_are_polled_by_a_poller_of_their_own(admin_cli
     assert 'id="latest-syncs-poller-3" hx-swap-oob="true"' in body and f'hx-get="{batch}?group=3"' in body
     assert "hx-include=\".latest-sync input[name=row][data-group='3']\"" in body  # only its own rows
 
-    failing = admin_client.get(f"{batch}?group=3&failures=2&row={DRIVE_CONNECTOR_ID}", **HX).content.decode()
-    assert "?group=3" in failing  # the group stays while the poller backs off
+    settings.SYNC_CACHE_SECONDS = 0  # the next poll asks the upstream, which fails: the poller backs off
+    sandbox_api.add_rule(method="GET", path_contains="/sync", status=503, times=100)
+    failing = admin_client.get(f"{batch}?group=3&failures=1&row={DRIVE_CONNECTOR_ID}", **HX).content.decode()
+    assert 'hx-trigger="every 8s"' in failing  # 2 s, doubled twice
+    assert f'hx-get="{batch}?group=3&amp;failures=2"' in failing  # in its group still
+    sandbox_api.clear_rules()
     odd = admin_client.get(f"{batch}?group=-1&row={DRIVE_CONNECTOR_ID}", **HX).content.decode()
     assert 'id="latest-syncs-poller-0"' in odd  # a group that is not a number: the first
