@@ -108,6 +108,11 @@ def machine_cpu(proc: Path = PROC) -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def _readings(pids, read) -> dict[int, int]:
+    """{pid: read(pid)} of the processes still there."""
+    return {pid: kib for pid in pids if (kib := read(pid)) is not None}
+
+
 class Sampler:
     """Every `interval` seconds: each gunicorn worker's RSS, the PSS of the master and each worker, and the CPU time
     of each group of processes.
@@ -135,11 +140,10 @@ class Sampler:
     def sample(self) -> dict[int, int]:
         now = time.time()
         worker_pids = self.workers()
-        workers = {pid: kib for pid in worker_pids if (kib := rss_kib(pid)) is not None}
+        workers = _readings(worker_pids, rss_kib)
         self.rss.append((now, workers))
-        self.rss_file.append((now, {pid: kib for pid in workers if (kib := rss_file_kib(pid)) is not None}))
-        gunicorn = [self.master_pid, *worker_pids]
-        self.pss.append((now, {pid: kib for pid in gunicorn if (kib := pss_kib(pid)) is not None}))
+        self.rss_file.append((now, _readings(workers, rss_file_kib)))
+        self.pss.append((now, _readings([self.master_pid, *worker_pids], pss_kib)))
         for group, pids in self.groups.items():
             pids = pids()
             self.most_pids[group] = max(self.most_pids[group], len(pids))

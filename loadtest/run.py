@@ -343,8 +343,8 @@ class Run:
     workers_after: dict = field(default_factory=dict)  # pid -> KiB, after the idle pause that follows the load
     rss: list = field(default_factory=list)  # the sampler's (time, {pid: KiB}), every second
     rss_file: list = field(default_factory=list)  # the same for RssFile
-    pss_samples: list = field(default_factory=list)  # the same for PSS, the master's pid too
-    pss: dict = field(default_factory=dict)  # measure.pss_summary of the load: peak of a worker, of all together
+    pss: list = field(default_factory=list)  # the same for PSS, the master's too
+    master_pid: int = 0
     pg_connections: int = 0
 
     @property
@@ -443,8 +443,8 @@ def execute(args, services: Services, stack: Stack, workdir: Path) -> Run:
             run.redis_calls = monitor.calls(run.start, run.end)
         run.rss = sampler.rss
         run.rss_file = sampler.rss_file
-        run.pss_samples = sampler.pss
-        run.pss = measure.pss_summary(sampler.pss, master, run.start, run.end)
+        run.pss = sampler.pss
+        run.master_pid = master
         run.pg_connections = sampler.most_pids[POSTGRES_GROUP]
         return run
     finally:
@@ -562,10 +562,11 @@ def report(run: Run) -> list[measure.Criterion]:
             f"until written)."
         )
     if run.pss:  # RSS counts in full every page a worker shares with the master and the other workers
+        pss = measure.pss_summary(run.pss, run.master_pid, run.start, run.end)
         print(
             f"PSS (shared pages divided among the processes that share them): peak of a worker "
-            f"{measure.mb(run.pss['worker_peak_kib'])}; the master and its workers together "
-            f"{measure.mb(run.pss['together_peak_kib'])}."
+            f"{measure.mb(pss['worker_peak_kib'])}; the master and its workers together "
+            f"{measure.mb(pss['together_peak_kib'])}."
         )
     return criteria
 
@@ -588,7 +589,7 @@ def draw(run: Run) -> Path:
         history=run.history,
         console_per_second={int(second): n for second, n in run.results["per_second"].items()},
         rss=run.rss,
-        pss=run.pss_samples,
+        pss=run.pss,
         upstream_ts=[entry["ts"] for entry in run.upstream],
         start=run.start,
         end=run.end,

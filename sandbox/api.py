@@ -284,11 +284,12 @@ def _collection(state: SandboxState, req: Request, space_id: str, collection_id:
 
 def _connector(state: SandboxState, req: Request, space_id: str, collection_id: str, connector_id: str) -> dict:
     _collection(state, req, space_id, collection_id)
-    try:
-        connector_id = str(uuid.UUID(connector_id))
-    except ValueError:
-        raise fail(404, "Connector not found") from None
-    c = state.connectors.get(connector_id)
+    c = state.connectors.get(connector_id)  # by its id as stored: Aimable's ids are opaque (the sandbox's are UUIDs)
+    if c is None:
+        try:
+            c = state.connectors.get(str(uuid.UUID(connector_id)))  # a UUID written otherwise
+        except ValueError:
+            c = None
     if c is None or c["collection_id"] != collection_id:
         raise fail(404, "Connector not found")
     state.settle(c["id"])

@@ -121,6 +121,12 @@ class Processes:
                 proc.terminate()
                 proc.wait(10)
 
+    def pid(self, name: str) -> int:
+        for proc_name, proc, _ in self.procs:
+            if proc_name == name:
+                return proc.pid
+        raise KeyError(name)
+
     def output(self, name: str) -> str:
         for proc_name, _, log in self.procs:
             if proc_name == name:
@@ -309,6 +315,24 @@ def prepare_database(env: dict, username: str = "admin", password: str = "a-long
             "DJANGO_SUPERUSER_EMAIL": f"{username}@example.com",
         },
     )
+
+
+@contextlib.contextmanager
+def production_stack(processes: Processes, static_root: Path, *, name: str, redis_db: int, username: str, **overrides):
+    """The environment of the console in production on this machine's services: a fresh PostgreSQL database (dropped
+    after), Redis database `redis_db` (flushed), the sandbox as the upstream, the database migrated and its first
+    admin `username` created. Its DATABASE_URL, REDIS_URL and AIMABLE_API_URL name them; `overrides` add to it."""
+    redis_url = flushed_redis(redis_db)
+    with fresh_postgres_database(f"test_{name}") as database_url:
+        env = production_env(
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            STATIC_ROOT=static_root,
+            AIMABLE_API_URL=processes.sandbox(),
+            **overrides,
+        )
+        prepare_database(env, username)
+        yield env
 
 
 def store_api_key(browser: Browser, key: str, **kwargs) -> None:

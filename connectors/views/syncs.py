@@ -32,9 +32,14 @@ from .base import (
 SYNC_STATUSES = ("running", "completed", "failed", "cancelled")
 
 
+def _query_int(request, name: str, most: int) -> int:
+    """A small count from the query string (``failures``, ``group``): 0 unless digits, at most ``most``."""
+    value = request.GET.get(name, "0")
+    return min(int(value), most) if value.isdigit() else 0
+
+
 def _failures(request) -> int:
-    value = request.GET.get("failures", "0")
-    return min(int(value), 10) if value.isdigit() else 0
+    return _query_int(request, "failures", 10)
 
 
 def local_next(request, default: str) -> str:
@@ -113,12 +118,6 @@ def latest_syncs_loaders(space_id: str, collection_id: str, connector_ids: list[
     ]
 
 
-def _group(request) -> int:
-    """The poller group a cells request belongs to (its loader's: latest_syncs_loaders)."""
-    value = request.GET.get("group", "0")
-    return min(int(value), LATEST_SYNCS_SHOWN) if value.isdigit() else 0
-
-
 def _latest_sync_context(page: ConnectorPage, status: selectors.SyncStatus, *, failures: int, group: int = 0) -> dict:
     context = status_context(page, status, failures=failures)
     context["polling"] = status.reconnecting or bool(status.sync and not status.sync.is_terminal)
@@ -144,7 +143,7 @@ def sync_latest_batch(request, page: CollectionPage):
     swapped in place by its id: the list's cells once after the page (latest_syncs_loaders), then every 2 s its running
     rows, in one request for the rows of one loader (``group``) however many run. Stops (286) when none runs any more;
     backs off while Aimable fails. A row the upstream refuses says so in its cell, and is not asked for again."""
-    failures, group = _failures(request), _group(request)
+    failures, group = _failures(request), _query_int(request, "group", LATEST_SYNCS_SHOWN)  # group: its loader's
     connector_ids = [i for i in dict.fromkeys(request.GET.getlist("row")[:LATEST_SYNCS_SHOWN]) if is_path_id(i)]
     read = selectors.sync_latest_statuses(client=page.client, **page.ids, connector_ids=connector_ids)
     cells, polling, reconnecting = [], False, False

@@ -11,18 +11,15 @@ from loadtest.measure import children
 from tests.processes import (  # noqa: F401 - fixtures
     Browser,
     collected_static,
-    flushed_redis,
     free_port,
-    fresh_postgres_database,
-    prepare_database,
     processes,
-    production_env,
+    production_stack,
     store_api_key,
 )
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "a-long-test-password-42"
+PASSWORD = "a-long-test-password-42"  # prepare_database's
 PROC = Path("/proc")
 
 
@@ -47,27 +44,25 @@ def remote_ports(pid: int) -> set[int]:
 
 @pytest.mark.skipif(not (PROC / "self" / "net" / "tcp").exists(), reason="reads Linux's /proc")
 def test_the_master_loads_the_console_and_holds_no_connection_of_the_workers(processes, collected_static):  # noqa: F811
-    redis_url = flushed_redis(12)
-    with fresh_postgres_database("test_preload") as database_url:
-        sandbox = processes.sandbox()
-        env = production_env(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            STATIC_ROOT=collected_static,
-            AIMABLE_API_URL=sandbox,
-            PORT=free_port(),
-            WEB_CONCURRENCY="2",
-        )
-        prepare_database(env, "preload", PASSWORD)
+    stack = production_stack(
+        processes,
+        collected_static,
+        name="preload",
+        redis_db=12,
+        username="preload",
+        PORT=free_port(),
+        WEB_CONCURRENCY="2",
+    )
+    with stack as env:
         browser = Browser(processes.gunicorn("console", env))
-        master = next(proc.pid for name, proc, _ in processes.procs if name == "console")
+        master = processes.pid("console")
         browser.sign_in("preload", PASSWORD)
         store_api_key(browser, "aim_demo_admin_4f7c2a9e1b6d")
         for _ in range(6):  # keep-alive off: each request may go to either worker
             assert browser.get("/", headers={"Connection": "close"}).status_code == 200
             assert browser.get("/connectors/", headers={"Connection": "close"}).status_code == 200
 
-        services = {urlsplit(database_url).port or 5432, urlsplit(redis_url).port or 6379}
+        services = {urlsplit(env["DATABASE_URL"]).port or 5432, urlsplit(env["REDIS_URL"]).port or 6379}
         assert remote_ports(master) & services == set()
         workers = children(master)
         assert len(workers) == 2

@@ -11,12 +11,9 @@ from sandbox import DEMO_ADMIN_KEY, DEMO_COLLECTION_ID, DEMO_SPACE_ID, DRIVE_CON
 from tests.processes import (  # noqa: F401 - fixtures
     Browser,
     collected_static,
-    flushed_redis,
     free_port,
-    fresh_postgres_database,
-    prepare_database,
     processes,
-    production_env,
+    production_stack,
     sandbox_control,
     store_api_key,
 )
@@ -27,17 +24,11 @@ CACHE_SECONDS = 3.0  # how long one upstream read of a sync is reused (SYNC_CACH
 
 
 def test_two_processes_share_sessions_keys_and_the_poll_cache(processes, collected_static):  # noqa: F811
-    redis_url = flushed_redis(14)
-    with fresh_postgres_database("test_twoproc") as database_url:
-        sandbox = processes.sandbox()
-        env = production_env(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            STATIC_ROOT=collected_static,
-            AIMABLE_API_URL=sandbox,
-            SYNC_CACHE_SECONDS=CACHE_SECONDS,
-        )
-        prepare_database(env, "scaler", "a-long-test-password-42")
+    stack = production_stack(
+        processes, collected_static, name="twoproc", redis_db=14, username="scaler", SYNC_CACHE_SECONDS=CACHE_SECONDS
+    )
+    with stack as env:
+        sandbox = env["AIMABLE_API_URL"]
         a = processes.gunicorn("console-a", {**env, "PORT": str(free_port())})
         b = processes.gunicorn("console-b", {**env, "PORT": str(free_port())})
 

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
 
-import sandbox.api
 from connectors.models import ApiKey
 from sandbox import DEMO_COLLECTION_ID, DRIVE_CONNECTOR_ID, SLACK_CONNECTOR_ID
 
@@ -114,23 +113,11 @@ def test_when_the_cells_request_fails_the_list_says_why(signed_in: Page, console
     expect(page.locator(".latest-sync[aria-busy]")).to_have_count(0)  # no cell goes on spinning
 
 
-def any_connector_id(state, req, space_id, collection_id, connector_id):
-    """sandbox.api._connector, for any id: the sandbox names its connectors by UUID, Aimable's ids are opaque."""
-    connector = state.connectors.get(connector_id)
-    if connector is None or connector["collection_id"] != collection_id:
-        raise sandbox.api.fail(404, "Connector not found")
-    state.settle(connector_id)
-    return connector
-
-
-def test_a_full_page_of_long_ids_running_is_polled_in_requests_no_longer_than_its_loads(
-    signed_in: Page, console, monkeypatch
-):
+def test_a_full_page_of_long_ids_running_is_polled_in_requests_no_longer_than_its_loads(signed_in: Page, console):
     """100 running rows whose ids are 128 characters long: one poll for them all would be a request line of ~13 KB,
     which gunicorn refuses (its largest limit is 8,190 bytes). Each load's running rows are polled by a poller of
     their own, every request under gunicorn's default limit (4,094 bytes)."""
     page = signed_in
-    monkeypatch.setattr(sandbox.api, "_connector", any_connector_id)
     console.sandbox.set_faults(sync_seconds=600, fail_rate=0)
     state = console.sandbox.state
     long_ids = [f"{n:03d}-" + "x" * 124 for n in range(100)]
