@@ -10,7 +10,8 @@ production settings, PostgreSQL/Redis when BENCH_DATABASE_URL/BENCH_REDIS_URL ar
 4. the same status partial read again at once, served from the poll cache (no upstream call);
 5. Django's floor on this machine (bench/floor.py): a bare signed-in Django page, and a bare signed-in Django proxy of
    the same upstream calls, under the same gunicorn, measured in the same loops as the console (each request after a
-   direct upstream call, as the console's are).
+   direct upstream call, as the console's are);
+6. the workers' memory, the console's and the floor's, after 1 and 3 (printed, not judged: `make loadtest` judges it).
 
 Then it prints issue 14's targets as filed, and against Django's floor measured in this run; it exits 1 when one
 against the floor is not met (see docs/performance.md, "Django's floor", for why the filed ones are not the gate).
@@ -40,6 +41,7 @@ PYTHON = sys.executable
 FIELD_KEY = "YmVuY2gtZmllbGQta2V5LTAxMjM0NTY3ODlhYmNkZWY="
 
 sys.path.insert(0, str(ROOT))
+from loadtest import measure  # noqa: E402
 from sandbox import DEMO_ADMIN_KEY, DEMO_SPACE_ID, EMPTY_COLLECTION_ID  # noqa: E402
 
 
@@ -107,6 +109,7 @@ class Stack:
         else:
             self.env.pop("REDIS_URL", None)
         self.procs = []
+        self.masters: dict[str, int] = {}  # gunicorn's master pid: "console", "floor"
 
     def manage(self, *args, **kwargs):
         return subprocess.run(
@@ -160,6 +163,7 @@ class Stack:
                 stderr=subprocess.DEVNULL,
             )
         )
+        self.masters["console"] = self.procs[-1].pid
         wait_for(self.console + "/healthz")
         if floor:
             self.start_floor(gunicorn)
@@ -180,6 +184,7 @@ class Stack:
                 stderr=subprocess.DEVNULL,
             )
         )
+        self.masters["floor"] = self.procs[-1].pid
         wait_for(self.floor + "/signin")
 
     def stop(self):
@@ -413,6 +418,7 @@ def main():
             measured["list"] = (through, straight, floor)
             rows.append(compare("list of 100 connectors, TTFB p50", through, straight, 50, "statuses load after"))
             rows.append(compare("  floor: signed-in Django proxy of it", floor, straight, 50, FLOOR_NOTE))
+            memory = {name: worker_memory(pid) for name, pid in stack.masters.items()}
         finally:
             stack.stop()
 
@@ -460,7 +466,57 @@ def main():
     for row in rows:
         print(line(row))
     print()
+    print_memory(memory)
     return print_targets(measured, args.pollers)
+
+
+def worker_memory(master_pid: int) -> dict | None:
+    """One gunicorn's workers as they are now: the largest worker's RSS and, of it, files mapped (RssFile); the
+    largest worker's PSS; and the master's and workers' PSS together. None where /proc does not tell."""
+    workers = measure.children(master_pid)
+    readings = {
+        read.__name__: [read(pid) for pid in workers]
+        for read in (measure.rss_kib, measure.rss_file_kib, measure.pss_kib)
+    }
+    master_pss = measure.pss_kib(master_pid)
+    if not workers or master_pss is None or any(None in values for values in readings.values()):
+        return None
+    largest = max(range(len(workers)), key=lambda i: readings["rss_kib"][i])
+    return {
+        "workers": len(workers),
+        "rss": readings["rss_kib"][largest],
+        "file": readings["rss_file_kib"][largest],
+        "pss": max(readings["pss_kib"]),
+        "together": master_pss + sum(readings["pss_kib"]),
+    }
+
+
+def print_memory(memory: dict) -> None:
+    """The workers' memory after the status and list runs, the console's beside Django's floor's."""
+    if not all(memory.values()):
+        return print("Workers' memory: not read (no /proc/<pid>/smaps_rollup here).\n")
+    rows = [
+        (
+            "console" if name == "console" else f"floor ({FLOOR_NOTE})",
+            m["workers"],
+            measure.mb(m["rss"]),
+            measure.mb(m["file"]),
+            measure.mb(m["pss"]),
+            measure.mb(m["together"]),
+        )
+        for name, m in memory.items()
+    ]
+    header = (
+        "after the status and list runs",
+        "workers",
+        "RSS, largest",
+        "of it files",
+        "PSS, largest",
+        "master + workers, PSS",
+    )
+    print("Workers' memory (not judged here; `make loadtest` judges it under load):")
+    print(measure.table(header, rows))
+    print()
 
 
 FLOOR_NOTE = "bench/floor.py"

@@ -7,7 +7,8 @@ on PostgreSQL (a fresh database, dropped at the end) and Redis (db 11) when they
 and the local-memory cache, with a warning. The upstream is the sandbox with 20 ms of added latency.
 
 It prints the requests per name, the pass criteria with met / not met, what Redis, PostgreSQL, the upstream and
-each process saw, and writes a plot (docs/performance/loadtest.png). Exit status 1 when a criterion is not met.
+each process saw, and writes a plot (docs/performance/loadtest.png). Exit status 1 when a criterion is not met (the
+workers' RSS, printed as issue 14 filed it beside the memory criterion judged in its place, never gates).
 Everything listens on 127.0.0.1, and every phase is bounded in time.
 """
 
@@ -465,6 +466,8 @@ def report(run: Run) -> list[measure.Criterion]:
     reads = measure.sync_reads(run.upstream, [sync_id for _, sync_id in run.plan["running"]])
     rates = measure.watch_rates(reads, run.results["watches"])
     rss = measure.rss_summary(run.rss, run.start, run.end, run.rss_file)
+    pss = measure.pss_summary(run.pss, run.master_pid, run.start, run.end)
+    g = run.gunicorn
     criteria = measure.evaluate(
         stats=run.stats,
         statuses=run.results["statuses"],
@@ -472,8 +475,9 @@ def report(run: Run) -> list[measure.Criterion]:
         rss_before_kib=list(run.workers_before.values()),
         rss_after_kib=list(run.workers_after.values()),
         rss_peak_kib=rss["peak_kib"],
+        together_pss_kib=pss["together_peak_kib"],
+        workers=g["workers"],
     )
-    g = run.gunicorn
     print()
     print(
         f"Machine: {platform.node()} · {platform.platform()} · {os.cpu_count()} cores · "
@@ -562,7 +566,6 @@ def report(run: Run) -> list[measure.Criterion]:
             f"until written)."
         )
     if run.pss:  # RSS counts in full every page a worker shares with the master and the other workers
-        pss = measure.pss_summary(run.pss, run.master_pid, run.start, run.end)
         print(
             f"PSS (shared pages divided among the processes that share them): peak of a worker "
             f"{measure.mb(pss['worker_peak_kib'])}; the master and its workers together "
@@ -632,9 +635,18 @@ def main(argv: list[str] | None = None) -> int:
     criteria = report(run)
     path = draw(run)
     print(f"\nPlot: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-    failed = [c for c in criteria if not c.met]
+    return conclude(criteria, args.fail_on)
+
+
+def conclude(criteria: list[measure.Criterion], fail_on: str) -> int:
+    """Prints the verdict; the exit status: 1 when a criterion that gates is not met (with ``fail_on`` "correctness",
+    only a correctness one). One printed as filed (measure.AS_FILED) is said, and never gates."""
+    failed = [c for c in criteria if not c.met and c.kind != measure.AS_FILED]
     print("\nAll criteria met." if not failed else f"\nNOT MET: {'; '.join(c.name for c in failed)}")
-    gating = [c for c in failed if args.fail_on == "all" or c.kind == "correctness"]
+    for c in criteria:
+        if c.kind == measure.AS_FILED and not c.met:
+            print(f'As filed, not met: {c.name}, {c.measured} (docs/performance.md, "The memory line").')
+    gating = [c for c in failed if fail_on == "all" or c.kind == "correctness"]
     if failed and not gating:
         print("(--fail-on correctness: only performance criteria are not met; exit status 0)")
     return 1 if gating else 0

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from loadtest import measure
+from loadtest import run as loadtest
 
 SYNC_A = "0b3f6d1e-0000-4000-8000-00000000000a"
 SYNC_B = "0b3f6d1e-0000-4000-8000-00000000000b"
@@ -36,12 +37,41 @@ def judge(**overrides):
         "rss_before_kib": [60_000, 61_000],
         "rss_after_kib": [62_000, 50_000],
         "rss_peak_kib": 63_000,
+        "together_pss_kib": 200_000,
+        "workers": 4,
     }
     return {c.name: c.met for c in measure.evaluate(**{**kwargs, **overrides})}
 
 
 def test_every_criterion_met():
     assert all(judge().values())
+
+
+MEMORY = "memory per worker: the master and its workers together (PSS, peak) / workers"
+
+
+def test_memory_per_worker_is_the_master_and_workers_pss_divided_by_the_workers():
+    """80 MB a worker: 4 workers and their master may hold 320 MB between them, each page counted once."""
+    budget_kib = 80 * 1_000_000 // 1024
+    assert judge(together_pss_kib=4 * budget_kib, workers=4)[MEMORY]
+    assert not judge(together_pss_kib=4 * budget_kib + 4, workers=4)[MEMORY]
+    assert not judge(together_pss_kib=budget_kib + 1, workers=1)[MEMORY]
+
+
+def test_rss_as_filed_is_printed_but_never_gates():
+    criteria = measure.evaluate(
+        stats=stats(),
+        statuses={"200": 1},
+        rates={SYNC_A: {"reads": 1, "seconds": 10.0, "rate": 0.1}},
+        rss_before_kib=[84_000],
+        rss_after_kib=[84_000],
+        rss_peak_kib=84_000,
+        together_pss_kib=213_000,
+        workers=4,
+    )
+    (filed,) = [c for c in criteria if c.kind == measure.AS_FILED]
+    assert filed.name.startswith("worker RSS, peak") and filed.measured == "86.0 MB" and not filed.met
+    assert all(c.met for c in criteria if c.kind != measure.AS_FILED)
 
 
 @pytest.mark.parametrize(
@@ -53,6 +83,7 @@ def test_every_criterion_met():
         ({"rates": {SYNC_A: {"reads": 61, "seconds": 100.0, "rate": 0.61}}}, "upstream reads"),
         ({"rss_after_kib": [68_000]}, "worker RSS after"),
         ({"rss_peak_kib": 80 * 1_000_000 // 1024 + 1}, "worker RSS, peak"),
+        ({"together_pss_kib": 4 * (80 * 1_000_000 // 1024) + 4}, "memory per worker"),
     ],
 )
 def test_each_criterion_fails_alone(overrides, failing):
@@ -69,11 +100,13 @@ def test_ci_gates_on_correctness_only():
         rss_before_kib=[1],
         rss_after_kib=[1],
         rss_peak_kib=1,
+        together_pss_kib=1,
+        workers=1,
     )
     assert [c.name for c in criteria if c.kind == "performance"] == [
         "status partial p95 / p50",
         "worker RSS after the run vs before (largest worker)",
-        "worker RSS, peak of any worker during the run",
+        MEMORY,
     ]
 
 
@@ -84,6 +117,7 @@ def test_nothing_measured_is_not_met():
         rss_before_kib=[],
         rss_after_kib=[],
         rss_peak_kib=0,
+        together_pss_kib=0,
     )
     assert not any(results.values())
 
@@ -245,3 +279,28 @@ def test_the_plot_is_written(tmp_path):
         title="test",
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def criterion(name, met, kind="correctness"):
+    return measure.Criterion(name, "target", "measured", met, kind)
+
+
+def test_the_verdict_says_the_rss_as_filed_but_does_not_gate_on_it(capsys):
+    criteria = [
+        criterion("failed requests", True),
+        criterion("memory per worker", True, "performance"),
+        criterion("worker RSS, peak", False, measure.AS_FILED),
+    ]
+    assert loadtest.conclude(criteria, "all") == 0
+    out = capsys.readouterr().out
+    assert "All criteria met." in out
+    assert "As filed, not met: worker RSS, peak, measured" in out
+
+
+@pytest.mark.parametrize(
+    ("kind", "fail_on", "status"),
+    [("performance", "all", 1), ("performance", "correctness", 0), ("correctness", "correctness", 1)],
+)
+def test_the_verdict_gates_on_the_others(kind, fail_on, status, capsys):
+    assert loadtest.conclude([criterion("x", False, kind), criterion("y", True)], fail_on) == status
+    assert "NOT MET: x" in capsys.readouterr().out
