@@ -474,48 +474,38 @@ def worker_memory(master_pid: int) -> dict | None:
     """One gunicorn's workers as they are now: the largest worker's RSS and, of it, files mapped (RssFile); the
     largest worker's PSS; and the master's and workers' PSS together. None where /proc does not tell."""
     workers = measure.children(master_pid)
-    readings = {
-        read.__name__: [read(pid) for pid in workers]
-        for read in (measure.rss_kib, measure.rss_file_kib, measure.pss_kib)
-    }
+    rss = [measure.rss_kib(pid) for pid in workers]
+    files = [measure.rss_file_kib(pid) for pid in workers]
+    pss = [measure.pss_kib(pid) for pid in workers]
     master_pss = measure.pss_kib(master_pid)
-    if not workers or master_pss is None or any(None in values for values in readings.values()):
+    if not workers or None in (*rss, *files, *pss, master_pss):
         return None
-    largest = max(range(len(workers)), key=lambda i: readings["rss_kib"][i])
+    largest = rss.index(max(rss))
     return {
         "workers": len(workers),
-        "rss": readings["rss_kib"][largest],
-        "file": readings["rss_file_kib"][largest],
-        "pss": max(readings["pss_kib"]),
-        "together": master_pss + sum(readings["pss_kib"]),
+        "rss": rss[largest],
+        "file": files[largest],
+        "pss": max(pss),
+        "together": master_pss + sum(pss),
     }
 
 
 def print_memory(memory: dict) -> None:
     """The workers' memory after the status and list runs, the console's beside Django's floor's."""
     if not all(memory.values()):
-        return print("Workers' memory: not read (no /proc/<pid>/smaps_rollup here).\n")
+        print("Workers' memory: not read (no /proc/<pid>/smaps_rollup here).\n")
+        return
+    header = ("after the status and list runs", "workers", "RSS, largest", "of it files", "PSS, largest")
     rows = [
         (
             "console" if name == "console" else f"floor ({FLOOR_NOTE})",
             m["workers"],
-            measure.mb(m["rss"]),
-            measure.mb(m["file"]),
-            measure.mb(m["pss"]),
-            measure.mb(m["together"]),
+            *(measure.mb(m[k]) for k in ("rss", "file", "pss", "together")),
         )
         for name, m in memory.items()
     ]
-    header = (
-        "after the status and list runs",
-        "workers",
-        "RSS, largest",
-        "of it files",
-        "PSS, largest",
-        "master + workers, PSS",
-    )
     print("Workers' memory (not judged here; `make loadtest` judges it under load):")
-    print(measure.table(header, rows))
+    print(measure.table((*header, "master + workers, PSS"), rows))
     print()
 
 
