@@ -426,7 +426,8 @@ class Criterion:
     target: str
     measured: str
     met: bool
-    kind: str = "correctness"  # or "performance": what a shared, busy machine (CI) can make fail by itself; AS_FILED
+    # "correctness"; "performance": what a shared, busy machine (CI) can make fail by itself; or AS_FILED (never gates)
+    kind: str = "correctness"
 
 
 def evaluate(

@@ -1,4 +1,5 @@
-"""The load test's picture: latency percentiles, request rates and gunicorn worker RSS and PSS over the run (a PNG)."""
+"""The load test's picture: latency percentiles, request rates, and gunicorn's workers' RSS, PSS and memory per worker
+over the run (a PNG)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: write files only
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .measure import MB, RSS_BUDGET_MB, STATUS_PARTIAL  # noqa: E402
+from .measure import MB, MEMORY_BUDGET_MB, STATUS_PARTIAL  # noqa: E402
 
 
 def _series(history: list[dict], name: str, column: str, start: float):
@@ -27,14 +28,15 @@ def write(
     rss: list[tuple[float, dict[int, int]]],
     upstream_ts: list[float],
     pss: list[tuple[float, dict[int, int]]],
+    workers: int,
     start: float,
     end: float,
     title: str,
 ) -> Path:
     """``history``: Locust's stats history rows (with --csv-full-history); ``console_per_second``: requests answered
-    in each second (unix time); ``rss``: (time, {worker pid: KiB}); ``pss``: the same, the master's pid too (not
-    drawn); ``upstream_ts``: the time of each upstream request (the sandbox's log); ``start``/``end``: the load's
-    window."""
+    in each second (unix time); ``rss``: (time, {worker pid: KiB}); ``pss``: the same, the master's pid too (drawn
+    as the memory per worker: all of them together, divided by ``workers``); ``upstream_ts``: the time of each
+    upstream request (the sandbox's log); ``start``/``end``: the load's window."""
     fig, (lat, rate, mem) = plt.subplots(3, 1, figsize=(10, 10), sharex=True, height_ratios=[3, 2, 2])
     fig.suptitle(title, fontsize=10)
 
@@ -78,10 +80,13 @@ def write(
         points = [(t - start, processes[pid] * 1024 / MB) for t, processes in pss if pid in processes]
         label = "PSS (dotted)" if i == 0 else None
         mem.plot([p[0] for p in points], [p[1] for p in points], lw=1, ls=":", color=line[0].get_color(), label=label)
-    mem.axhline(RSS_BUDGET_MB, color="tab:red", lw=1, ls="--", label=f"budget {RSS_BUDGET_MB} MB")
+    # What the budget judges: the master's and the workers' PSS together (each page once), per worker.
+    points = [(t - start, sum(processes.values()) / workers * 1024 / MB) for t, processes in pss if workers]
+    mem.plot([p[0] for p in points], [p[1] for p in points], color="black", lw=1.5, label="memory per worker")
+    mem.axhline(MEMORY_BUDGET_MB, color="tab:red", lw=1, ls="--", label=f"budget {MEMORY_BUDGET_MB} MB")
     mem.axvspan(0, end - start, color="grey", alpha=0.08, label="load")
     mem.set_ylabel("worker RSS and PSS, MB")
-    mem.set_ylim(0, max([RSS_BUDGET_MB * 1.15, *(kib * 1024 / MB * 1.1 for _, w in rss for kib in w.values())]))
+    mem.set_ylim(0, max([MEMORY_BUDGET_MB * 1.15, *(kib * 1024 / MB * 1.1 for _, w in rss for kib in w.values())]))
     mem.set_xlabel("seconds since the load started")
     mem.grid(alpha=0.3)
     mem.legend(loc="lower right", fontsize=8, ncol=2)

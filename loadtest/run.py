@@ -593,6 +593,7 @@ def draw(run: Run) -> Path:
         console_per_second={int(second): n for second, n in run.results["per_second"].items()},
         rss=run.rss,
         pss=run.pss,
+        workers=g["workers"],
         upstream_ts=[entry["ts"] for entry in run.upstream],
         start=run.start,
         end=run.end,

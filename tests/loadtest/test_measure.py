@@ -273,6 +273,7 @@ def test_the_plot_is_written(tmp_path):
         console_per_second={100 + i: 10 for i in range(6)},
         rss=[(99.0 + i, {11: 60_000 + i, 12: 61_000}) for i in range(8)],
         pss=[(99.0 + i, {10: 30_000, 11: 40_000 + i, 12: 41_000}) for i in range(8)],
+        workers=2,
         upstream_ts=[100.5, 101.5, 101.7],
         start=100.0,
         end=105.0,
