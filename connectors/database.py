@@ -1,5 +1,5 @@
-"""The console's own database: when it is unreachable, a clear 503 page (JSON for /healthz), never a traceback; and
-raw_rows_in, the lists' reads of many rows by id.
+"""The console's own database: when it is unreachable, a clear 503 page (JSON for /healthz), never a traceback;
+raw_rows_in, the lists' reads of many rows by id; and raw_rows_where, the small keyed reads of every page.
 
 A failing query inside a view reaches DatabaseUnavailableMiddleware.process_exception; one in a middleware (the
 session or the signed-in user are read before the view runs) reaches handler500 (connectors.views.errors), which
@@ -8,6 +8,7 @@ asks `database_unavailable_response` too.
 
 import logging
 
+from django.db import connection
 from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
@@ -80,3 +81,21 @@ def raw_rows_in(model, *, select: str, column: str, values, where: str = "", par
             f"{select} WHERE {condition}{column} IN ({placeholders})",  # noqa: S608 - identifiers, then parameters
             [*params, *batch],
         )
+
+
+def raw_rows_where(model, **equal):
+    """``model`` rows whose fields equal the values given (``user=<pk>``, ``space_id=<uuid>``), as model instances.
+
+    For the small keyed reads every page makes (the breadcrumb's remembered names, the user's watches): compiling a
+    queryset costs ~0.3 ms, three times the query on SQLite; a raw statement passes each value through its field
+    (a UUID as the backend stores it) and skips the compiler.
+    """
+    quote = connection.ops.quote_name
+    meta = model._meta
+    conditions, params = [], []
+    for name, value in equal.items():
+        field = meta.get_field(name)
+        conditions.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_value(value, connection, prepared=False))
+    where = " AND ".join(conditions)
+    return model.objects.raw(f"SELECT * FROM {quote(meta.db_table)} WHERE {where}", params)  # noqa: S608 - metadata

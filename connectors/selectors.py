@@ -26,6 +26,7 @@ from django.utils import timezone
 from .aimable import errors
 from .aimable.client import AimableClient, validate_uuid
 from .aimable.types import BrowseItem, Collection, Connector, Page, Space, Sync
+from .database import raw_rows_where
 from .models import AuditEvent, RecentCollection
 from .parallel import in_parallel
 from .permissions import sees_every_audit_event
@@ -420,7 +421,9 @@ def collection_names(
     *, user: AbstractBaseUser, client: AimableClient, space_id: str, collection_id: str
 ) -> CollectionNames:
     """Names for the breadcrumb, remembered per user so that only the first visit asks the upstream."""
-    recent = RecentCollection.objects.filter(user=user, space_id=space_id, collection_id=collection_id).first()
+    recent = next(
+        iter(raw_rows_where(RecentCollection, user=user.pk, space_id=space_id, collection_id=collection_id)), None
+    )
     space_name = recent.space_name if recent else ""
     collection_name = recent.collection_name if recent else ""
     if not collection_name:

@@ -8,7 +8,7 @@ from functools import cache
 from django.db import connection
 from django.db.models import Prefetch
 
-from ..database import raw_rows_in
+from ..database import raw_rows_in, raw_rows_where
 from ..naming import settings_for
 from .models import Alert, ConnectorHealth, ConnectorSettings, Delivery, Schedule, Watch
 
@@ -87,7 +87,7 @@ def _health_statement(vendor: str) -> tuple[str, str, str]:
 
 def watches_by_target(user) -> dict[str, Watch]:
     """The user's watches by target (one query): what each Watch button on a page shows."""
-    return {w.target: w for w in Watch.objects.filter(user=user)}
+    return {w.target: w for w in raw_rows_where(Watch, user=user.pk)}
 
 
 def user_watch(user, pk: int) -> Watch | None:
