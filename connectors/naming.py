@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 
 from .alerts.models import ConnectorSettings
-from .database import raw_rows_in
+from .database import raw_rows_in, raw_rows_where
 from .models import AuditEvent
 from .providers import get_provider
 
@@ -32,7 +32,7 @@ def names_for(connector_ids: Iterable[str]) -> dict[str, ConnectorSettings]:
 
 
 def settings_for(connector_id: str) -> ConnectorSettings | None:
-    return ConnectorSettings.objects.filter(connector_id=str(connector_id)[:128]).first()
+    return next(iter(raw_rows_where(ConnectorSettings, connector_id=str(connector_id)[:128])), None)
 
 
 def display_name(*, connector_id: str, provider_slug: str = "", named: ConnectorSettings | None = None) -> str:

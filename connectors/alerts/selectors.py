@@ -101,7 +101,7 @@ def connector_settings(connector_id: str) -> ConnectorSettings:
 
 
 def schedule_for(connector_id: str) -> Schedule | None:
-    return Schedule.objects.filter(connector_id=connector_id).first()
+    return next(iter(raw_rows_where(Schedule, connector_id=connector_id)), None)
 
 
 def connector_panel(*, connector_id: str) -> dict:
