@@ -36,13 +36,14 @@ def test_recently_opened_collections_are_remembered_per_user(admin_client, user)
     assert "Recently opened" in admin_client.get(reverse("home")).content.decode()
 
 
-
 def test_a_remembered_collection_names_its_breadcrumb_from_the_database(admin_client, user, django_user_model):
     """The second visit reads the names the first one stored (a UUID as the backend stores it: hex on SQLite, uuid on
     PostgreSQL), not the upstream's: a name changed in the row shows; another user's row is not read."""
     url = reverse("connector_list", args=[DEMO_SPACE_ID, DEMO_COLLECTION_ID])
     admin_client.get(url)
-    RecentCollection.objects.filter(user=user).update(collection_name="Wiki as remembered", space_name="Acme remembered")
+    RecentCollection.objects.filter(user=user).update(
+        collection_name="Wiki as remembered", space_name="Acme remembered"
+    )
     other = django_user_model.objects.create_user("other-admin")
     RecentCollection.objects.create(
         user=other,
@@ -56,6 +57,7 @@ def test_a_remembered_collection_names_its_breadcrumb_from_the_database(admin_cl
     assert "Wiki as remembered" in page
     assert "Acme remembered" in page
     assert "Not yours" not in page
+
 
 def test_a_collection_that_is_not_there_is_not_remembered_and_offers_no_pointless_retry(admin_client, user):
     missing = "00000000-0000-4000-8000-000000000000"
