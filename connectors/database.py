@@ -99,3 +99,8 @@ def raw_rows_where(model, **equal):
         params.append(field.get_db_prep_value(value, connection, prepared=False))
     where = " AND ".join(conditions)
     return model.objects.raw(f"SELECT * FROM {quote(meta.db_table)} WHERE {where}", params)  # noqa: S608 - metadata
+
+
+def raw_row_where(model, **equal):
+    """The one ``model`` row whose unique key is ``equal`` (see raw_rows_where), or None."""
+    return next(iter(raw_rows_where(model, **equal)), None)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 
 from .alerts.models import ConnectorSettings
-from .database import raw_rows_in, raw_rows_where
+from .database import raw_row_where, raw_rows_in
 from .models import AuditEvent
 from .providers import get_provider
 
@@ -32,7 +32,7 @@ def names_for(connector_ids: Iterable[str]) -> dict[str, ConnectorSettings]:
 
 
 def settings_for(connector_id: str) -> ConnectorSettings | None:
-    return next(iter(raw_rows_where(ConnectorSettings, connector_id=str(connector_id)[:128])), None)
+    return raw_row_where(ConnectorSettings, connector_id=str(connector_id)[:128])
 
 
 def display_name(*, connector_id: str, provider_slug: str = "", named: ConnectorSettings | None = None) -> str:

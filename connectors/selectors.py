@@ -26,7 +26,7 @@ from django.utils import timezone
 from .aimable import errors
 from .aimable.client import AimableClient, validate_uuid
 from .aimable.types import BrowseItem, Collection, Connector, Page, Space, Sync
-from .database import raw_rows_where
+from .database import raw_row_where
 from .models import AuditEvent, RecentCollection
 from .parallel import in_parallel
 from .permissions import sees_every_audit_event
@@ -421,9 +421,7 @@ def collection_names(
     *, user: AbstractBaseUser, client: AimableClient, space_id: str, collection_id: str
 ) -> CollectionNames:
     """Names for the breadcrumb, remembered per user so that only the first visit asks the upstream."""
-    recent = next(
-        iter(raw_rows_where(RecentCollection, user=user.pk, space_id=space_id, collection_id=collection_id)), None
-    )
+    recent = raw_row_where(RecentCollection, user=user.pk, space_id=space_id, collection_id=collection_id)
     space_name = recent.space_name if recent else ""
     collection_name = recent.collection_name if recent else ""
     if not collection_name:

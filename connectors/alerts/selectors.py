@@ -8,7 +8,7 @@ from functools import cache
 from django.db import connection
 from django.db.models import Prefetch
 
-from ..database import raw_rows_in, raw_rows_where
+from ..database import raw_row_where, raw_rows_in, raw_rows_where
 from ..naming import settings_for
 from .models import Alert, ConnectorHealth, ConnectorSettings, Delivery, Schedule, Watch
 
@@ -101,7 +101,7 @@ def connector_settings(connector_id: str) -> ConnectorSettings:
 
 
 def schedule_for(connector_id: str) -> Schedule | None:
-    return next(iter(raw_rows_where(Schedule, connector_id=connector_id)), None)
+    return raw_row_where(Schedule, connector_id=connector_id)
 
 
 def connector_panel(*, connector_id: str) -> dict:
